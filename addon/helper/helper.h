@@ -1,0 +1,91 @@
+/* lodger-helper: shared declarations — the plan, the error record, and the steps each phase runs. */
+#ifndef LODGER_HELPER_H
+#define LODGER_HELPER_H
+
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One failure, reported to the CLI as {step, path, errno, detail}; TypeScript turns it into a message.
+ * Every function that can fail returns -1 and fills the one record passed down (crun's habit). */
+struct lerr {
+  char step[48];
+  char path[512];
+  int err;            /* errno at the failing call, 0 when not a syscall failure */
+  char detail[512];   /* e.g. newuidmap's stderr */
+};
+int fail(struct lerr *e, const char *step, const char *path, int err);
+int failf(struct lerr *e, const char *step, const char *path, int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A step of the plan: op and arguments, kept as pointers into the plan buffer. */
+struct step {
+  const char *op;
+  int argc;
+  const char **argv;
+};
+
+enum stdin_mode { STDIN_NULL, STDIN_INHERIT };
+
+struct plan {
+  char *buf; size_t len;
+  /* namespaces */
+  int ns_flags;          /* CLONE_NEW* for the container init, excluding user and cgroup */
+  int new_cgroupns;      /* unshare CLONE_NEWCGROUP in init after joining the container's cgroup */
+  /* id maps */
+  const char *map_mode;  /* "helper" (newuidmap/newgidmap), "direct" (write /proc files) */
+  char uidmap[1024], gidmap[1024];  /* "in out count\n" lines */
+  char uidmap_args[1024], gidmap_args[1024]; /* space-separated triples for newuidmap */
+  const char *newuidmap, *newgidmap;
+  int setgroups_deny;
+  /* container */
+  const char *rootfs;    /* host path (in the helper's mount namespace) that becomes / */
+  const char *hostname;
+  const char *cgroup;    /* cgroup directory to place init into, or NULL */
+  int tty, init, wait_go, no_pivot, keep_caps;
+  enum stdin_mode stdin_mode;
+  uid_t uid; gid_t gid;
+  gid_t groups[64]; int ngroups;
+  const char *cwd;
+  const char *env[512]; int nenv;
+  const char *argv[512]; int nargv;
+  int winsize_rows, winsize_cols;
+  /* steps by phase */
+  struct step prepare[64]; int nprepare;
+  struct step setup[128]; int nsetup;
+  struct step cleanup[64]; int ncleanup;
+  /* exec into a running container */
+  pid_t target_pid;
+  const char *join_ns[8]; int njoin;
+};
+
+int plan_read(int fd, struct plan *p, struct lerr *e);
+
+/* report.c: JSON lines to the CLI on the report fd */
+extern int report_fd;
+void report_error(const struct lerr *e);
+void report_event(const char *event, const char *key, long long value);
+
+/* idmap.c */
+int userns_enter(struct plan *p, struct lerr *e);
+
+/* mounts.c */
+int run_step(const struct step *s, int rootfd, struct lerr *e);
+int do_pivot(const char *rootfs, struct lerr *e);
+int rmtree(const char *path, struct lerr *e);
+
+/* process.c */
+int setup_process_and_exec(struct plan *p, int errfd) __attribute__((noreturn));
+void send_err_and_exit(int errfd, const struct lerr *e, int code) __attribute__((noreturn));
+int exit_code_for_exec_errno(int err);
+int setup_pty(struct plan *p, int sock, struct lerr *e);
+
+/* fdutil */
+static inline void closep(int *fd) { if (*fd >= 0) { extern int close(int); close(*fd); *fd = -1; } }
+#define AUTOCLOSE __attribute__((cleanup(closep)))
+
+ssize_t write_all(int fd, const void *buf, size_t n);
+ssize_t read_all(int fd, void *buf, size_t n);
+
+#endif

@@ -1,0 +1,124 @@
+/* lodger-helper: enter a new user+mount namespace and get its id maps written from outside it.
+ *
+ * user_namespaces(7): a process cannot write more than a single-id map for itself, so a child that
+ * stays in the parent namespace (the "mapper") writes them — through the setuid newuidmap(1)/
+ * newgidmap(1), which check /etc/subuid and /etc/subgid, or directly when the caller is root or maps
+ * only itself. The helper waits for the mapper before doing anything as root of the namespace. */
+#include "helper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int write_file(const char *path, const char *data, struct lerr *e) {
+  int fd AUTOCLOSE = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail(e, "open", path, errno);
+  if (write_all(fd, data, strlen(data)) < 0) return fail(e, "write", path, errno);
+  return 0;
+}
+
+/* Runs newuidmap/newgidmap PID triples…, capturing its stderr into e->detail on failure. */
+static int run_map_tool(const char *tool, pid_t target, const char *triples, struct lerr *e) {
+  char *argv[200];
+  int n = 0;
+  char pidstr[32];
+  snprintf(pidstr, sizeof pidstr, "%d", (int)target);
+  argv[n++] = (char *)tool;
+  argv[n++] = pidstr;
+  char *copy = strdup(triples);
+  for (char *t = strtok(copy, " "); t && n < 198; t = strtok(NULL, " ")) argv[n++] = t;
+  argv[n] = NULL;
+
+  int errp[2];
+  if (pipe2(errp, O_CLOEXEC) < 0) return fail(e, "pipe", tool, errno);
+  pid_t pid = fork();
+  if (pid < 0) return fail(e, "fork", tool, errno);
+  if (pid == 0) {
+    dup2(errp[1], 2);
+    execvp(tool, argv);
+    dprintf(2, "cannot execute %s: %s", tool, strerror(errno));
+    _exit(127);
+  }
+  close(errp[1]);
+  char out[400] = {0};
+  ssize_t got = read_all(errp[0], out, sizeof out - 1);
+  close(errp[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  free(copy);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  if (got > 0) { out[got] = 0; char *nl = strrchr(out, '\n'); if (nl && nl[1] == 0) *nl = 0; }
+  return failf(e, tool, pidstr, 0, "%s", got > 0 ? out : "failed without a message");
+}
+
+static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
+  char path[64];
+  if (!strcmp(p->map_mode, "helper")) {
+    if (run_map_tool(p->newuidmap, target, p->uidmap_args, e) < 0) return -1;
+    if (run_map_tool(p->newgidmap, target, p->gidmap_args, e) < 0) return -1;
+    return 0;
+  }
+  /* Direct: the kernel requires setgroups "deny" before an unprivileged gid_map write. */
+  if (p->setgroups_deny) {
+    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)target);
+    if (write_file(path, "deny", e) < 0) return -1;
+  }
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)target);
+  if (write_file(path, p->uidmap, e) < 0) return -1;
+  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)target);
+  if (write_file(path, p->gidmap, e) < 0) return -1;
+  return 0;
+}
+
+int userns_enter(struct plan *p, struct lerr *e) {
+  int go[2], res[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) return fail(e, "pipe", "idmap", errno);
+  pid_t self = getpid();
+  pid_t mapper = fork();
+  if (mapper < 0) return fail(e, "fork", "idmap", errno);
+  if (mapper == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(go[1]); close(res[0]);
+    char b;
+    if (read(go[0], &b, 1) != 1) _exit(1);  /* the helper failed to unshare */
+    struct lerr me = {0};
+    if (mapper_main(p, self, &me) < 0) { write_all(res[1], &me, sizeof me); _exit(1); }
+    _exit(0);
+  }
+  close(go[0]); close(res[1]);
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+    int err = errno;
+    close(go[1]); close(res[0]);
+    waitpid(mapper, NULL, 0);
+    return failf(e, "unshare", "user namespace", err,
+                 "the kernel refused to create a user namespace (see user.max_user_namespaces and "
+                 "kernel.unprivileged_userns_clone)");
+  }
+  write_all(go[1], "g", 1);
+  close(go[1]);
+  struct lerr me = {0};
+  ssize_t got = read_all(res[0], &me, sizeof me);
+  close(res[0]);
+  int st;
+  while (waitpid(mapper, &st, 0) < 0 && errno == EINTR) {}
+  if (got == (ssize_t)sizeof me) { *e = me; return -1; }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return fail(e, "idmap", "mapper", ECHILD);
+
+  /* Now root of the namespace. Drop the host's supplementary groups where setgroups is allowed. */
+  if (setresgid(0, 0, 0) < 0) return fail(e, "setresgid", "0", errno);
+  if (setresuid(0, 0, 0) < 0) return fail(e, "setresuid", "0", errno);
+  if (!p->setgroups_deny) setgroups(0, NULL);
+
+  /* Nothing we mount may propagate back to the host (mount_namespaces(7)). */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail(e, "make-rprivate", "/", errno);
+  return 0;
+}

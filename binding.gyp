@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "lodger-helper",
+      "type": "executable",
+      "sources": [
+        "addon/helper/main.c",
+        "addon/helper/plan.c",
+        "addon/helper/report.c",
+        "addon/helper/idmap.c",
+        "addon/helper/mounts.c",
+        "addon/helper/process.c",
+        "addon/helper/supervise.c"
+      ],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
+      "ldflags": []
+    },
+    {
+      "target_name": "lodger_native",
+      "sources": ["addon/native/native.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall"]
+    }
+  ]
+}

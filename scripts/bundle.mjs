@@ -1,0 +1,15 @@
+// Bundles the CLI into dist/ with esbuild: one file, so `lodger run` starts without resolving a module tree.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: { lodger: 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});

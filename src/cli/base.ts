@@ -1,0 +1,31 @@
+// The base of every lodger command: --root, and errors printed as one line (no stack) with Docker's exit codes.
+import { Command, Option, UsageError } from 'clipanion';
+import { LodgerError } from '../errors';
+
+export abstract class LodgerCommand extends Command {
+  root = Option.String('--root', { description: 'Store directory (default $LODGER_ROOT or ~/.local/share/lodger)', hidden: true });
+
+  abstract run(): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    if (this.root) process.env.LODGER_ROOT = this.root;
+    try {
+      return (await this.run()) ?? 0;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      if (e instanceof LodgerError) {
+        this.context.stderr.write(`lodger: ${e.message}\n`);
+        return e.exitCode;
+      }
+      const err = e as Error;
+      this.context.stderr.write(`lodger: internal error: ${err && err.stack ? err.stack : String(e)}\n`);
+      return 125;
+    }
+  }
+
+  /** The store paths, honouring --root and LODGER_ROOT. */
+  async store() {
+    const { storePaths } = await import('../storage/paths');
+    return storePaths(this.root);
+  }
+}

@@ -1,0 +1,38 @@
+// `lodger images`: list the images in the store.
+import { Command, Option } from 'clipanion';
+import { LodgerCommand } from '../base';
+import { humanAge, humanSize, shortId, table } from '../format';
+
+export class ImagesCommand extends LodgerCommand {
+  static paths = [['images'], ['image', 'ls'], ['image', 'list']];
+  static usage = Command.Usage({ description: 'List images', examples: [['As JSON', 'lodger images --format json']] });
+  quiet = Option.Boolean('-q,--quiet', false, { description: 'Only image ids' });
+  format = Option.String('--format', { description: 'table (default) or json' });
+  noTrunc = Option.Boolean('--no-trunc', false);
+
+  async run(): Promise<number> {
+    const { readIndex } = await import('../../storage/images');
+    const images = readIndex(await this.store()).sort((a, b) => b.created.localeCompare(a.created));
+    if (this.quiet) {
+      this.context.stdout.write([...new Set(images.map((i) => (this.noTrunc ? i.id : shortId(i.id))))].map((l) => l + '\n').join(''));
+      return 0;
+    }
+    if (this.format === 'json') {
+      const out = images.map((i) => ({ Id: i.id, Names: i.names, RepoTags: i.names, RepoDigests: i.repoDigests ?? [], Digest: i.manifestDigest, Created: i.created, Size: i.size, Layers: i.layers }));
+      this.context.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    }
+    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+    for (const i of images) {
+      const names = i.names.length ? i.names : ['<none>:<none>'];
+      for (const n of names) {
+        const colon = n.lastIndexOf(':');
+        const repo = colon > n.lastIndexOf('/') ? n.slice(0, colon) : n;
+        const tag = colon > n.lastIndexOf('/') ? n.slice(colon + 1) : '<none>';
+        rows.push([repo, tag, this.noTrunc ? i.id : shortId(i.id), `${humanAge(i.created)} ago`, humanSize(i.size)]);
+      }
+    }
+    this.context.stdout.write(table(rows));
+    return 0;
+  }
+}

@@ -1,0 +1,50 @@
+// The lodger CLI: dispatches `__worker` before loading anything else, then runs clipanion with every command.
+import { Builtins, Cli, UsageError } from 'clipanion';
+import { ImportCommand } from './commands/import';
+import { ImagesCommand } from './commands/images';
+import { InfoCommand, VersionCommand } from './commands/info';
+import { PsCommand } from './commands/ps';
+import { RmCommand } from './commands/rm';
+import { RmiCommand } from './commands/rmi';
+import { RunCommand } from './commands/run';
+
+export const COMMANDS = [RunCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, InfoCommand, VersionCommand];
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '__worker') {
+    const { workerMain } = await import('../worker/main');
+    return workerMain(argv.slice(1));
+  }
+  // Docker-style global options before the command: --root DIR / --root=DIR.
+  while (argv[0]?.startsWith('--root')) {
+    if (argv[0].includes('=')) process.env.LODGER_ROOT = argv.shift()!.split('=').slice(1).join('=');
+    else { argv.shift(); process.env.LODGER_ROOT = argv.shift(); }
+  }
+  const cli = new Cli({ binaryLabel: 'lodger — rootless containers', binaryName: 'lodger', binaryVersion: '0.1.0', enableColors: false });
+  for (const c of COMMANDS) cli.register(c);
+  cli.register(Builtins.HelpCommand);
+  const context = { ...Cli.defaultContext, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  let command;
+  try {
+    command = cli.process(argv, context);
+  } catch (e) {
+    // A mistake on the command line is lodger's failure, not the container's: 125 as Docker.
+    process.stderr.write(cli.error(e as Error, { command: null }));
+    return 125;
+  }
+  try {
+    const code = await command.validateAndExecute();
+    return code;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(cli.error(e, { command }));
+      return 125;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => { process.stderr.write(`lodger: internal error: ${(e as Error).stack ?? e}\n`); process.exitCode = 125; },
+);

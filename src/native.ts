@@ -1,0 +1,49 @@
+// Locates the native parts — the lodger-helper executable and the lodger_native addon — reporting every path tried.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LodgerError } from './errors';
+
+export interface NativeAddon {
+  statfsType(path: string): number;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  mknod(path: string, mode: number, major: number, minor: number): void;
+}
+
+/** The package's top directory: dist/lodger.js and src/native.ts both sit one level below it. */
+export function packageRoot(): string {
+  return path.resolve(__dirname, '..');
+}
+
+function candidates(file: string): string[] {
+  const top = packageRoot();
+  return [path.join(top, 'build', 'Release', file), path.join(top, 'build', 'Debug', file)];
+}
+
+let helperPath: string | undefined;
+/** Path of the native helper executable; LODGER_HELPER overrides it (for development). */
+export function helperExecutable(): string {
+  if (helperPath) return helperPath;
+  const tried = process.env.LODGER_HELPER ? [process.env.LODGER_HELPER] : candidates('lodger-helper');
+  for (const p of tried) {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return (helperPath = p);
+    } catch { /* try the next */ }
+  }
+  throw new LodgerError('NATIVE_MISSING', `native helper not found (tried ${tried.join(', ')}) — run "npm run build" in ${packageRoot()}`);
+}
+
+let addon: NativeAddon | undefined;
+/** The node-addon-api addon, loaded on first use only (run's fast path does not need it). */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const tried = candidates('lodger_native.node');
+  for (const p of tried) {
+    if (!fs.existsSync(p)) continue;
+    addon = require(p) as NativeAddon;
+    return addon;
+  }
+  throw new LodgerError('NATIVE_MISSING', `native addon not found (tried ${tried.join(', ')}) — run "npm run build" in ${packageRoot()}`);
+}

@@ -1,0 +1,111 @@
+// Builds the helper plan for a container: namespaces, id maps, rootfs assembly, /dev /proc /sys, binds, the process.
+import * as path from 'node:path';
+import type { ContainerRecord } from '../storage/containers';
+import { overlayOptions } from '../storage/driver';
+import { layerDiffDir } from '../storage/layers';
+import type { StorePaths } from '../storage/paths';
+import { hostIdFor, type IdMapping } from './idmap';
+import { Plan } from './plan';
+
+/** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
+export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/dev/block', '/sys/devices/virtual/powercap'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const HOST_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+export interface ProcessSpec {
+  uid: number;
+  gid: number;
+  groups: number[];
+  cwd: string;
+  env: string[];
+  argv: string[];
+}
+
+export interface ContainerPlanInput {
+  store: StorePaths;
+  rec: ContainerRecord;
+  mapping: IdMapping;
+  process: ProcessSpec;
+  /** Remove the container's directory when it exits (--rm). */
+  removeOnExit: boolean;
+  cgroupPath?: string;
+  waitForGo?: boolean;
+  tty?: { rows: number; cols: number };
+  keepStdin: boolean;
+}
+
+export function containerRootfs(store: StorePaths, rec: ContainerRecord): string {
+  const dir = path.join(store.containers, rec.Id);
+  return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
+}
+
+export function buildContainerPlan(i: ContainerPlanInput): Plan {
+  const { rec, store } = i;
+  const dir = path.join(store.containers, rec.Id);
+  const rootfs = containerRootfs(store, rec);
+  const hostNet = rec.HostConfig.NetworkMode === 'host';
+  const ns = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  if (!hostNet) ns.push('net');
+  const plan = new Plan().namespaces(ns).idmap(i.mapping);
+
+  plan.inPhase('prepare');
+  if (rec.Driver !== 'vfs') {
+    const lower = [...rec.Layers].reverse().map((d) => layerDiffDir(store, d));
+    const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay');
+    if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
+    else plan.add('fuse-overlayfs', rootfs, opts);
+  }
+
+  plan.inPhase('setup');
+  plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
+  // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
+  for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
+  const ttyGid = hostIdFor(i.mapping.gid, 5) !== undefined ? ',gid=5' : '';
+  plan.mount('devpts', '/dev/pts', 'devpts', ['nosuid', 'noexec'], `newinstance,ptmxmode=0666,mode=0620${ttyGid}`);
+  plan.symlink('pts/ptmx', '/dev/ptmx');
+  plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], 'mode=1777,size=65536k');
+  plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  plan.symlink('/proc/self/fd', '/dev/fd');
+  plan.symlink('/proc/self/fd/0', '/dev/stdin');
+  plan.symlink('/proc/self/fd/1', '/dev/stdout');
+  plan.symlink('/proc/self/fd/2', '/dev/stderr');
+  if (hostNet) {
+    // sysfs can only be mounted by the owner of the network namespace; share the host's, read-only.
+    plan.bind('/sys', '/sys', ['rec', 'ro', 'nosuid', 'nodev', 'noexec']);
+  } else {
+    plan.mount('sysfs', '/sys', 'sysfs', ['nosuid', 'nodev', 'noexec', 'ro']);
+    plan.mount('cgroup2', '/sys/fs/cgroup', 'cgroup2', ['nosuid', 'nodev', 'noexec', 'ro']);
+  }
+  for (const f of ['hostname', 'hosts', 'resolv.conf']) plan.bind(path.join(dir, f), `/etc/${f}`);
+  for (const m of rec.Mounts) {
+    if (m.Type !== 'bind') continue;
+    plan.bind(m.Source, m.Destination, m.RW ? ['rec'] : ['rec', 'ro']);
+  }
+  plan.mkdir(i.process.cwd);
+  if (!rec.HostConfig.Privileged) {
+    for (const m of MASKED_PATHS) plan.mask(m);
+    for (const r of READONLY_PATHS) plan.readonly(r);
+  }
+  if (rec.HostConfig.ReadonlyRootfs) plan.remountReadonly('/');
+  if (!hostNet) plan.add('loopback-up');
+
+  plan.inPhase('cleanup');
+  if (rec.Driver !== 'vfs') plan.umount(rootfs);
+  if (i.removeOnExit) plan.rmtree(dir);
+
+  plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
+  if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
+  if (i.waitForGo) plan.add('wait-go');
+  if (rec.HostConfig.Init) plan.add('init');
+  if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
+  plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
+  plan.add('user', String(i.process.uid), String(i.process.gid));
+  if (i.process.groups.length) plan.add('groups', ...(i.process.groups.map(String) as [string, ...string[]]));
+  plan.add('cwd', i.process.cwd);
+  if (i.process.env.length) plan.add('env', ...(i.process.env as [string, ...string[]]));
+  plan.add('argv', ...(i.process.argv as [string, ...string[]]));
+  return plan;
+}

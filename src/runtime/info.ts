@@ -1,0 +1,26 @@
+// `lodger info`: gathers host facts — id mapping, storage driver, runtime dir, cgroups, network backends.
+import * as os from 'node:os';
+import { chooseDriver } from '../storage/driver';
+import type { StorePaths } from '../storage/paths';
+import { mappedCount } from './idmap';
+import { callerMapping } from './usernsWorker';
+
+export async function gatherInfo(p: StorePaths): Promise<Record<string, unknown>> {
+  const m = callerMapping();
+  let driver: string;
+  try { driver = await chooseDriver(p, m); } catch (e) { driver = `unavailable: ${(e as Error).message}`; }
+  const info: Record<string, unknown> = {
+    host: { kernel: os.release(), arch: process.arch, cpus: os.cpus().length, memTotal: os.totalmem() },
+    user: { name: m.user, uid: process.getuid?.(), idMapping: m.mode === 'helper' ? 'newuidmap/newgidmap (subordinate ranges)' : m.uid.length === 1 && m.uid[0].count === 1 ? 'single id (no subordinate range)' : 'identity (root)', uidsMapped: mappedCount(m.uid), gidsMapped: mappedCount(m.gid) },
+    store: { root: p.root, runtime: p.runtime, storageDriver: driver },
+  };
+  try {
+    const cg = require('../cgroups/discover') as { describeCgroups?: () => unknown };
+    if (cg.describeCgroups) info.cgroups = cg.describeCgroups();
+  } catch { /* cgroups library not present */ }
+  try {
+    const net = require('../network/mode') as { detectBackends?: () => unknown; defaultBackend?: () => unknown };
+    if (net.detectBackends) info.network = { backends: net.detectBackends(), default: net.defaultBackend?.() };
+  } catch { /* network library not present */ }
+  return info;
+}

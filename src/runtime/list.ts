@@ -1,0 +1,92 @@
+// The rows of `ps`: container records joined with their live state, filtered as Docker filters them.
+import { LodgerError } from '../errors';
+import { listContainerIds, liveState, readContainer, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
+import type { StorePaths } from '../storage/paths';
+
+export interface PsRow {
+  Id: string;
+  Image: string;
+  Command: string;
+  Created: string;
+  State: ContainerState['Status'];
+  Status: string;
+  ExitCode: number;
+  Ports: string;
+  Names: string;
+  Labels: Record<string, string>;
+}
+
+function ago(iso: string): string {
+  const { humanAge } = require('../cli/format') as typeof import('../cli/format');
+  return humanAge(iso);
+}
+
+export function statusText(st: ContainerState): string {
+  switch (st.Status) {
+    case 'running': return `Up ${ago(st.StartedAt)}`;
+    case 'paused': return `Up ${ago(st.StartedAt)} (Paused)`;
+    case 'exited': return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+    case 'dead': return 'Dead';
+    default: return 'Created';
+  }
+}
+
+function portsText(rec: ContainerRecord): string {
+  const out: string[] = [];
+  for (const [cport, binds] of Object.entries(rec.HostConfig.PortBindings ?? {})) {
+    for (const b of binds) out.push(`${b.HostIp || '0.0.0.0'}:${b.HostPort}->${cport}`);
+  }
+  return out.join(', ');
+}
+
+export interface ListOptions { all: boolean; filters: string[] }
+
+export function containerEntries(p: StorePaths): Array<{ rec: ContainerRecord; state: ContainerState }> {
+  const out: Array<{ rec: ContainerRecord; state: ContainerState }> = [];
+  for (const id of listContainerIds(p)) {
+    const rec = readContainer(p, id);
+    if (!rec) continue;  // removed while we looked
+    out.push({ rec, state: liveState(readState(p, id)) });
+  }
+  return out;
+}
+
+export function listContainers(p: StorePaths, o: ListOptions): PsRow[] {
+  const filters = o.filters.map((f) => {
+    const i = f.indexOf('=');
+    if (i < 0) throw new LodgerError('BAD_FILTER', `--filter ${f}: expected KEY=VALUE`);
+    return [f.slice(0, i), f.slice(i + 1)] as const;
+  });
+  const rows: PsRow[] = [];
+  for (const { rec, state } of containerEntries(p)) {
+    if (!o.all && state.Status !== 'running' && state.Status !== 'paused') continue;
+    const row: PsRow = {
+      Id: rec.Id,
+      Image: rec.Image,
+      Command: [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' '),
+      Created: rec.Created,
+      State: state.Status,
+      Status: statusText(state),
+      ExitCode: state.ExitCode,
+      Ports: portsText(rec),
+      Names: rec.Name,
+      Labels: rec.Config.Labels ?? {},
+    };
+    const ok = filters.every(([k, v]) => {
+      switch (k) {
+        case 'status': return row.State === v;
+        case 'name': return new RegExp(v).test(row.Names);
+        case 'id': return row.Id.startsWith(v);
+        case 'ancestor': return rec.Image === v || rec.ImageID.includes(v);
+        case 'exited': return row.State === 'exited' && String(row.ExitCode) === v;
+        case 'label': {
+          const [lk, lv] = v.split('=');
+          return lv === undefined ? lk in row.Labels : row.Labels[lk] === lv;
+        }
+        default: throw new LodgerError('BAD_FILTER', `--filter ${k}: unknown filter (use status, name, id, label, ancestor, exited)`);
+      }
+    });
+    if (ok) rows.push(row);
+  }
+  return rows.sort((a, b) => b.Created.localeCompare(a.Created));
+}

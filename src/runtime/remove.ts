@@ -1,0 +1,32 @@
+// Removing containers: refuse running ones unless forced, kill, then make the record vanish atomically and delete its trees.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LodgerError } from '../errors';
+import { containerDir, liveState, readState } from '../storage/containers';
+import { removeTrees } from '../storage/layers';
+import { withStoreLock } from '../storage/lock';
+import type { StorePaths } from '../storage/paths';
+
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try { process.kill(pid, 0); } catch { return true; }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+export async function removeContainer(p: StorePaths, id: string, force: boolean): Promise<void> {
+  const st = liveState(readState(p, id));
+  if (st.Running) {
+    if (!force) throw new LodgerError('CONTAINER_RUNNING', `container ${id.slice(0, 12)} is running — stop it first ("lodger stop ${id.slice(0, 12)}") or use "lodger rm -f"`);
+    const target = st.MonitorPid || st.Pid;
+    try { process.kill(st.Pid, 'SIGKILL'); } catch { /* already gone */ }
+    await waitForExit(target, 10_000);
+  }
+  const trash = path.join(p.containers, `.trash-${id}`);
+  await withStoreLock(p, () => {
+    if (fs.existsSync(containerDir(p, id))) fs.renameSync(containerDir(p, id), trash);
+  });
+  await removeTrees([trash]);
+}

@@ -1,0 +1,125 @@
+// The image index (images.json): which images exist, their names, config, manifest and layers.
+import type { ImageConfig, ImageManifest } from '../image/config';
+import { readJson, writeJsonAtomic } from './atomic';
+import { readBlob } from './blobs';
+import { withStoreLock } from './lock';
+import type { StorePaths } from './paths';
+
+export interface ImageRecord {
+  /** sha256 digest of the config blob, as Docker's image ID. */
+  id: string;
+  /** Fully qualified names, e.g. docker.io/library/busybox:latest, localhost/tiny:1. */
+  names: string[];
+  /** Manifest digest (repo@digest references resolve through it). */
+  manifestDigest: string;
+  /** diff_ids bottom to top. */
+  layers: string[];
+  created: string;
+  /** Sum of the unpacked layer sizes. */
+  size: number;
+  /** registry/repo@digest forms this image was pulled by. */
+  repoDigests?: string[];
+}
+
+interface IndexFile { version: 1; images: ImageRecord[] }
+
+export function readIndex(p: StorePaths): ImageRecord[] {
+  return readJson<IndexFile>(p.imagesIndex)?.images ?? [];
+}
+
+function writeIndex(p: StorePaths, images: ImageRecord[]): void {
+  writeJsonAtomic(p.imagesIndex, { version: 1, images } satisfies IndexFile);
+}
+
+export function imageConfig(p: StorePaths, img: ImageRecord): ImageConfig {
+  return JSON.parse(readBlob(p, img.id).toString('utf8')) as ImageConfig;
+}
+
+export function imageManifest(p: StorePaths, img: ImageRecord): ImageManifest {
+  return JSON.parse(readBlob(p, img.manifestDigest).toString('utf8')) as ImageManifest;
+}
+
+/** Docker's rule, simplified for the local index: a name without a tag or digest means :latest. */
+export function withDefaultTag(name: string): string {
+  if (name.includes('@')) return name;
+  const lastSlash = name.lastIndexOf('/');
+  return name.slice(lastSlash + 1).includes(':') ? name : `${name}:latest`;
+}
+
+/** Fully qualified form of a local name: short names live under localhost/ (as podman does). */
+export function qualifyLocalName(name: string): string {
+  const n = withDefaultTag(name);
+  const first = n.split('/')[0];
+  const hasDomain = n.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  return hasDomain ? n : `localhost/${n}`;
+}
+
+/** Candidate full names a user's reference may mean, most specific first. */
+export function nameCandidates(ref: string): string[] {
+  const n = withDefaultTag(ref);
+  const first = n.split('/')[0];
+  const hasDomain = n.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (hasDomain) return [n];
+  const out = [`localhost/${n}`];
+  out.push(n.includes('/') ? `docker.io/${n}` : `docker.io/library/${n}`);
+  return out;
+}
+
+/** Finds an image by name, id, id prefix (≥ 3 hex digits) or name@digest. */
+export function findImage(p: StorePaths, ref: string): ImageRecord | undefined {
+  const images = readIndex(p);
+  const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+  if (/^[0-9a-f]{3,64}$/.test(hex)) {
+    const byId = images.filter((i) => i.id.slice(7).startsWith(hex));
+    if (byId.length === 1) return byId[0];
+  }
+  const at = ref.indexOf('@');
+  if (at > 0) {
+    const digest = ref.slice(at + 1);
+    const byDigest = images.find((i) => i.manifestDigest === digest || i.repoDigests?.some((r) => r.endsWith('@' + digest)));
+    if (byDigest) return byDigest;
+  }
+  for (const cand of nameCandidates(ref)) {
+    const hit = images.find((i) => i.names.includes(cand));
+    if (hit) return hit;
+  }
+  // Short name matching the last path element: `lodger run busybox` finds quay.io/x/busybox:latest.
+  const short = withDefaultTag(ref);
+  const hits = images.filter((i) => i.names.some((n) => n.endsWith('/' + short)));
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+/** Adds (or updates) an image; names move from any other image to this one, as `docker tag` does. */
+export async function addImage(p: StorePaths, rec: ImageRecord): Promise<ImageRecord> {
+  return withStoreLock(p, () => {
+    const images = readIndex(p);
+    for (const other of images) other.names = other.names.filter((n) => !rec.names.includes(n));
+    const existing = images.find((i) => i.id === rec.id);
+    let out: ImageRecord;
+    if (existing) {
+      existing.names = [...new Set([...existing.names, ...rec.names])];
+      existing.repoDigests = [...new Set([...(existing.repoDigests ?? []), ...(rec.repoDigests ?? [])])];
+      existing.manifestDigest = rec.manifestDigest;
+      out = existing;
+    } else {
+      images.push(rec);
+      out = rec;
+    }
+    writeIndex(p, images);
+    return out;
+  });
+}
+
+/** Applies FN to the index under the lock and writes the result. */
+export async function updateIndex<T>(p: StorePaths, fn: (images: ImageRecord[]) => { images: ImageRecord[]; result: T }): Promise<T> {
+  return withStoreLock(p, () => {
+    const { images, result } = fn(readIndex(p));
+    writeIndex(p, images);
+    return result;
+  });
+}
+
+/** The name to show for an image: its first name in familiar form (docker.io/library/ and localhost/ dropped). */
+export function familiarName(full: string): string {
+  return full.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '').replace(/^localhost\//, '');
+}

@@ -1,0 +1,30 @@
+// The store lock: every change to the store happens inside withStoreLock (proper-lockfile, stale after 10 s).
+import * as fs from 'node:fs';
+import { LodgerError } from '../errors';
+import { ensureStore, type StorePaths } from './paths';
+
+/**
+ * Runs FN holding the store's lock. proper-lockfile uses an atomic mkdir and refreshes the lock's mtime
+ * while held, so a lock left by a crashed CLI goes stale and is taken over instead of blocking forever.
+ */
+export async function withStoreLock<T>(p: StorePaths, fn: () => Promise<T> | T): Promise<T> {
+  ensureStore(p);
+  if (!fs.existsSync(p.lockTarget)) fs.writeFileSync(p.lockTarget, '', { flag: 'a', mode: 0o600 });
+  const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(p.lockTarget, {
+      stale: 10_000,
+      update: 2_000,
+      retries: { retries: 600, factor: 1, minTimeout: 25, maxTimeout: 100 },
+      realpath: false,
+    });
+  } catch (e) {
+    throw new LodgerError('STORE_LOCKED', `lock the store ${p.root}: ${(e as Error).message} — another lodger command may be stuck; try again`);
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}

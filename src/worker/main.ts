@@ -1,0 +1,49 @@
+// Entry of `lodger __worker OP …`: store operations that run as root of the caller's user namespace.
+import * as fs from 'node:fs';
+
+type Op = (args: string[]) => Promise<unknown>;
+
+const ops: Record<string, Op> = {
+  /** unpack DEST: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id. */
+  async unpack([dest]) {
+    const { decompressStream, digestStream } = require('../image/decompress') as typeof import('../image/decompress');
+    const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
+    fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
+    const plain = decompressStream(process.stdin);
+    const { stream, digest } = digestStream();
+    plain.on('error', (e) => stream.destroy(e));
+    const res = await unpackLayer(plain.pipe(stream), dest, { rootless: true });
+    const d = await digest;
+    return { diffId: d.digest, size: d.size, entries: res.entries, notes: res.notes };
+  },
+  /** rm PATH…: remove trees whose files belong to mapped ids. */
+  async rm(paths) {
+    for (const p of paths) fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
+    return { removed: paths.length };
+  },
+  /** apply LAYERDIR ROOTFS: copy an unpacked layer onto a rootfs (the vfs driver). */
+  async apply([layerDir, rootfs]) {
+    const { applyLayerDir } = require('./layerApply') as typeof import('./layerApply');
+    fs.mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+    await applyLayerDir(layerDir, rootfs);
+    return {};
+  },
+};
+
+export async function workerMain(argv: string[]): Promise<number> {
+  const [op, ...args] = argv;
+  const fn = ops[op];
+  if (!fn) {
+    process.stdout.write(JSON.stringify({ ok: false, error: { code: 'WORKER_USAGE', message: `unknown worker op ${op}` } }) + '\n');
+    return 2;
+  }
+  try {
+    const result = await fn(args);
+    process.stdout.write(JSON.stringify({ ok: true, result }) + '\n');
+    return 0;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    process.stdout.write(JSON.stringify({ ok: false, error: { code: err.code ?? 'WORKER_FAILED', message: err.message ?? String(e) } }) + '\n');
+    return 1;
+  }
+}
