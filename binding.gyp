@@ -10,7 +10,8 @@
         "addon/helper/idmap.c",
         "addon/helper/mounts.c",
         "addon/helper/process.c",
-        "addon/helper/supervise.c"
+        "addon/helper/supervise.c",
+        "addon/helper/monitor.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
       "ldflags": []

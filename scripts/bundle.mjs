@@ -12,4 +12,6 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
+  // proper-lockfile's graceful-fs is replaced by plain fs (see src/storage/fsShim.js).
+  alias: { 'graceful-fs': './src/storage/fsShim.js' },
 });

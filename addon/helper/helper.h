@@ -55,6 +55,9 @@ struct plan {
   struct step prepare[64]; int nprepare;
   struct step setup[128]; int nsetup;
   struct step cleanup[64]; int ncleanup;
+  /* detached: the helper is the container's monitor */
+  const char *log_path, *state_path;
+  const char *restart_policy; int restart_max;
   /* exec into a running container */
   pid_t target_pid;
   const char *join_ns[8]; int njoin;
@@ -80,6 +83,17 @@ int setup_process_and_exec(struct plan *p, int errfd) __attribute__((noreturn));
 void send_err_and_exit(int errfd, const struct lerr *e, int code) __attribute__((noreturn));
 int exit_code_for_exec_errno(int err);
 int setup_pty(struct plan *p, int sock, struct lerr *e);
+
+/* monitor.c: the detached container's log and state */
+struct mon_state {
+  int running; pid_t pid; int exit_code; int restart_count; int oom_killed;
+  char started_at[64], finished_at[64], error[256], cgroup[1024];
+};
+int log_open(const char *path);
+void log_data(int stream, const char *data, size_t n);
+void log_flush(void);
+void now_rfc3339(char *out, size_t n);
+int write_state(const char *path, const struct mon_state *s);
 
 /* fdutil */
 static inline void closep(int *fd) { if (*fd >= 0) { extern int close(int); close(*fd); *fd = -1; } }

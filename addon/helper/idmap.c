@@ -60,6 +60,8 @@ static int run_map_tool(const char *tool, pid_t target, const char *triples, str
   return failf(e, tool, pidstr, 0, "%s", got > 0 ? out : "failed without a message");
 }
 
+static int become_root(struct plan *p, struct lerr *e);
+
 static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
   char path[64];
   if (!strcmp(p->map_mode, "helper")) {
@@ -79,7 +81,30 @@ static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
   return 0;
 }
 
+/* Without subordinate ids the helper maps only itself, which user_namespaces(7) lets a process do for its
+ * own namespace (setgroups "deny" first). A mapper could not: we are not dumpable, so our /proc files
+ * belong to root. */
+static int map_self(struct plan *p, struct lerr *e) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+    return failf(e, "unshare", "user namespace", errno,
+                 "the kernel refused to create a user namespace (see user.max_user_namespaces and "
+                 "kernel.unprivileged_userns_clone)");
+  /* Our /proc/self files are root's while we are not dumpable (proc(5)); nothing of the container
+   * exists yet, so be dumpable just for these writes. */
+  prctl(PR_SET_DUMPABLE, 1);
+  int rc = 0;
+  if (p->setgroups_deny && write_file("/proc/self/setgroups", "deny", e) < 0) rc = -1;
+  else if (write_file("/proc/self/uid_map", p->uidmap, e) < 0) rc = -1;
+  else if (write_file("/proc/self/gid_map", p->gidmap, e) < 0) rc = -1;
+  prctl(PR_SET_DUMPABLE, 0);
+  return rc;
+}
+
 int userns_enter(struct plan *p, struct lerr *e) {
+  if (!strcmp(p->map_mode, "direct") && getuid() != 0) {
+    if (map_self(p, e) < 0) return -1;
+    return become_root(p, e);
+  }
   int go[2], res[2];
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) return fail(e, "pipe", "idmap", errno);
   pid_t self = getpid();
@@ -112,6 +137,10 @@ int userns_enter(struct plan *p, struct lerr *e) {
   while (waitpid(mapper, &st, 0) < 0 && errno == EINTR) {}
   if (got == (ssize_t)sizeof me) { *e = me; return -1; }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return fail(e, "idmap", "mapper", ECHILD);
+  return become_root(p, e);
+}
+
+static int become_root(struct plan *p, struct lerr *e) {
 
   /* Now root of the namespace. Drop the host's supplementary groups where setgroups is allowed. */
   if (setresgid(0, 0, 0) < 0) return fail(e, "setresgid", "0", errno);

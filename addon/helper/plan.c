@@ -105,6 +105,8 @@ int plan_read(int fd, struct plan *p, struct lerr *e) {
     else if (!strcmp(op, "cwd")) { p->cwd = a[0]; free(tok); }
     else if (!strcmp(op, "env")) { for (int i = 0; i < argc && p->nenv < 511; i++) p->env[p->nenv++] = a[i]; free(tok); }
     else if (!strcmp(op, "argv")) { for (int i = 0; i < argc && p->nargv < 511; i++) p->argv[p->nargv++] = a[i]; free(tok); }
+    else if (!strcmp(op, "detach") && argc == 2) { p->log_path = a[0]; p->state_path = a[1]; free(tok); }
+    else if (!strcmp(op, "restart") && argc == 2) { p->restart_policy = a[0]; p->restart_max = atoi(a[1]); free(tok); }
     else if (!strcmp(op, "target")) { p->target_pid = (pid_t)atoi(a[0]); free(tok); }
     else if (!strcmp(op, "join")) { for (int i = 0; i < argc && p->njoin < 8; i++) p->join_ns[p->njoin++] = a[i]; free(tok); }
     else {

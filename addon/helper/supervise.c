@@ -54,27 +54,33 @@ static void copy_winsize(int from, int to) {
 
 static int status_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
 
-/* Waits for CHILD, relaying signals from the CLI, the pty (when MASTER >= 0) and the CLI's liveness. */
-static int supervise(pid_t child, pid_t cli, int ctlfd, int master, int sfd) {
+/* Waits for CHILD, relaying signals from the CLI (any sender when CLI < 0), the pty (MASTER >= 0),
+ * the container's output pipes (detached: into the log) and the CLI's liveness (CTLFD EOF kills it). */
+static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, int errp2, int sfd, int detached) {
   struct termios saved;
   int raw = 0;
-  if (master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0) {
+  if (!detached && master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0) {
     struct termios t = saved;
     cfmakeraw(&t);
     if (tcsetattr(0, TCSANOW, &t) == 0) raw = 1;
     copy_winsize(0, master);
   }
-  int stdin_open = master >= 0;
+  int stdin_open = master >= 0 && !detached;
   int status = -1;
   char buf[32768];
-  while (status < 0) {
-    struct pollfd fds[4];
-    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1;
+  while (status < 0 || outp >= 0 || errp2 >= 0) {
+    struct pollfd fds[6];
+    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1;
     fds[n] = (struct pollfd){ sfd, POLLIN, 0 }; i_sig = n++;
-    if (ctlfd >= 0) { fds[n] = (struct pollfd){ ctlfd, POLLIN, 0 }; i_ctl = n++; }
+    if (*ctlfd >= 0) { fds[n] = (struct pollfd){ *ctlfd, POLLIN, 0 }; i_ctl = n++; }
     if (master >= 0) { fds[n] = (struct pollfd){ master, POLLIN, 0 }; i_master = n++; }
     if (stdin_open) { fds[n] = (struct pollfd){ 0, POLLIN, 0 }; i_in = n++; }
-    if (poll(fds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; break; }
+    if (outp >= 0) { fds[n] = (struct pollfd){ outp, POLLIN, 0 }; i_out = n++; }
+    if (errp2 >= 0) { fds[n] = (struct pollfd){ errp2, POLLIN, 0 }; i_err = n++; }
+    /* Once the container is gone, its pipes may be held open by orphans only briefly: stop waiting after 1 s. */
+    int rc = poll(fds, (nfds_t)n, status >= 0 ? 1000 : -1);
+    if (rc < 0) { if (errno == EINTR) continue; break; }
+    if (rc == 0) break;
     if (fds[i_sig].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -83,21 +89,21 @@ static int supervise(pid_t child, pid_t cli, int ctlfd, int master, int sfd) {
           int st; pid_t w;
           while ((w = waitpid(-1, &st, WNOHANG)) > 0) if (w == child) status = status_code(st);
         } else if (sig == SIGWINCH) {
-          if (master >= 0) copy_winsize(0, master);
-        } else if ((pid_t)si.ssi_pid == cli) {
+          if (master >= 0 && !detached) copy_winsize(0, master);
+        } else if (cli < 0 || (pid_t)si.ssi_pid == cli) {
           /* Only what the CLI sends: the terminal's own SIGINT reaches the CLI too, which forwards it. */
-          kill(child, sig);
+          if (status < 0) kill(child, sig);
         }
       }
     }
     if (i_ctl >= 0 && fds[i_ctl].revents) {
       char c;
-      ssize_t r = read(ctlfd, &c, 1);
-      if (r <= 0) { kill(child, SIGKILL); close(ctlfd); ctlfd = -1; }
+      ssize_t r = read(*ctlfd, &c, 1);
+      if (r <= 0) { if (!detached && status < 0) kill(child, SIGKILL); close(*ctlfd); *ctlfd = -1; }
     }
     if (i_master >= 0 && fds[i_master].revents) {
       ssize_t r = read(master, buf, sizeof buf);
-      if (r > 0) write_all(1, buf, (size_t)r);
+      if (r > 0) { if (detached) log_data(0, buf, (size_t)r); else write_all(1, buf, (size_t)r); }
       else if (r == 0 || errno != EINTR) { close(master); master = -1; stdin_open = 0; }
     }
     if (i_in >= 0 && fds[i_in].revents) {
@@ -105,15 +111,30 @@ static int supervise(pid_t child, pid_t cli, int ctlfd, int master, int sfd) {
       if (r > 0 && master >= 0) write_all(master, buf, (size_t)r);
       else if (r <= 0) stdin_open = 0;
     }
+    if (i_out >= 0 && fds[i_out].revents) {
+      ssize_t r = read(outp, buf, sizeof buf);
+      if (r > 0) log_data(0, buf, (size_t)r); else { close(outp); outp = -1; }
+    }
+    if (i_err >= 0 && fds[i_err].revents) {
+      ssize_t r = read(errp2, buf, sizeof buf);
+      if (r > 0) log_data(1, buf, (size_t)r); else { close(errp2); errp2 = -1; }
+    }
   }
+  if (outp >= 0) close(outp);
+  if (errp2 >= 0) close(errp2);
   if (master >= 0) {
     /* Drain what the container wrote before it exited. */
     fcntl(master, F_SETFL, O_NONBLOCK);
     ssize_t r;
-    while ((r = read(master, buf, sizeof buf)) > 0) write_all(1, buf, (size_t)r);
+    while ((r = read(master, buf, sizeof buf)) > 0) { if (detached) log_data(0, buf, (size_t)r); else write_all(1, buf, (size_t)r); }
     close(master);
   }
+  if (detached) log_flush();
   if (raw) tcsetattr(0, TCSANOW, &saved);
+  if (status < 0) {
+    int st;
+    if (waitpid(child, &st, 0) == child) status = status_code(st);
+  }
   return status < 0 ? 125 : status;
 }
 
@@ -134,70 +155,123 @@ static int join_cgroup(const char *dir, pid_t pid, struct lerr *e) {
   return 0;
 }
 
-int cmd_run(struct plan *p, int ctlfd) {
+/* Creates the container's init (clone with the plan's namespaces), places it in its cgroup, lets it go
+ * and waits until it has exec'd. Returns its pid, or -1 with *CODE set once it has been reaped. */
+static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *master, int *outp, int *errp2, int *code) {
   struct lerr e = {0};
-  pid_t cli = getppid();
-  sigset_t fwd;
-  forward_set(&fwd);
-  sigprocmask(SIG_BLOCK, &fwd, NULL);
-  int sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd < 0) { fail(&e, "signalfd", "", errno); report_error(&e); return 125; }
-
-  if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
-  for (int i = 0; i < p->nprepare; i++)
-    if (run_step(&p->prepare[i], -1, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
-
-  int sync[2], errp[2], pty[2] = { -1, -1 };
+  int sync[2], errp[2], pty[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+  *master = *outp = *errp2 = -1;
+  *code = 125;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-      (p->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)) {
-    fail(&e, "socketpair", "", errno); report_error(&e); run_cleanup(p); return 125;
+      (p->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0) ||
+      (detached && !p->tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))) {
+    fail(&e, "socketpair", "", errno); report_error(&e); return -1;
   }
   /* clone(2) with a NULL stack behaves like fork(2): fine, we are single-threaded. */
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(p->ns_flags | SIGCHLD), NULL, NULL, NULL, NULL);
   if (child < 0) {
     failf(&e, "clone", "container", errno, "creating the container's namespaces failed");
-    report_error(&e); run_cleanup(p); return 125;
+    report_error(&e); return -1;
   }
   if (child == 0) {
     close(sync[0]); close(errp[0]); if (pty[0] >= 0) close(pty[0]);
-    if (ctlfd >= 0) close(ctlfd);
-    close(report_fd); close(sfd);
+    if (*ctlfd >= 0) close(*ctlfd);
+    if (report_fd >= 0) close(report_fd);
+    close(sfd);
+    if (out[1] >= 0) { dup2(out[1], 1); dup2(err[1], 2); close(out[0]); close(err[0]); }
     container_init(p, sync[1], errp[1], pty[1]);
   }
   close(sync[1]); close(errp[1]); if (pty[1] >= 0) close(pty[1]);
-
-  int code = 125;
+  if (out[1] >= 0) { close(out[1]); close(err[1]); *outp = out[0]; *errp2 = err[0]; }
   if (p->cgroup && join_cgroup(p->cgroup, child, &e) < 0) { report_error(&e); kill(child, SIGKILL); goto reap; }
   report_event("pid", "pid", child);
   if (p->wait_go) {
     char c = 0;
-    if (ctlfd < 0 || read(ctlfd, &c, 1) != 1 || c != 'g') { kill(child, SIGKILL); goto reap; }
+    if (*ctlfd < 0 || read(*ctlfd, &c, 1) != 1 || c != 'g') { kill(child, SIGKILL); goto reap; }
+    p->wait_go = 0;  /* a restart needs no second go */
   }
   write_all(sync[0], "g", 1);
   close(sync[0]);
-  int master = -1;
-  if (p->tty) { master = recv_fd(pty[0]); close(pty[0]); }
+  if (p->tty) { *master = recv_fd(pty[0]); close(pty[0]); }
   struct errmsg m;
   if (read_all(errp[0], &m, sizeof m) == (ssize_t)sizeof m) {
     close(errp[0]);
     report_error(&m.e);
-    code = m.code;
-    if (master >= 0) close(master);
+    *code = m.code;
+    if (*master >= 0) { close(*master); *master = -1; }
     goto reap;
   }
   close(errp[0]);
   report_event("started", NULL, 0);
-  code = supervise(child, cli, ctlfd, master, sfd);
-  run_cleanup(p);
-  report_event("exit", "code", code);
-  return code;
+  return child;
 
 reap:
+  if (*outp >= 0) { close(*outp); close(*errp2); *outp = *errp2 = -1; }
   {
     int st;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {}
   }
+  return -1;
+}
+
+/* Docker's restart policies, decided by the monitor alone (there is no daemon). A container stopped on
+ * purpose (`lodger stop`/`kill` leave a stop-requested file beside state.json) is not restarted. */
+static int should_restart(struct plan *p, int code, int restarts) {
+  if (!p->restart_policy || !strcmp(p->restart_policy, "no")) return 0;
+  char marker[4200];
+  snprintf(marker, sizeof marker, "%s", p->state_path);
+  char *slash = strrchr(marker, '/');
+  if (slash) { snprintf(slash + 1, sizeof marker - (size_t)(slash + 1 - marker), "stop-requested"); if (access(marker, F_OK) == 0) return 0; }
+  if (!strcmp(p->restart_policy, "on-failure")) return code != 0 && (p->restart_max <= 0 || restarts < p->restart_max);
+  return !strcmp(p->restart_policy, "always") || !strcmp(p->restart_policy, "unless-stopped");
+}
+
+int cmd_run(struct plan *p, int ctlfd) {
+  struct lerr e = {0};
+  int detached = p->state_path != NULL;
+  pid_t cli = detached ? -1 : getppid();
+  sigset_t fwd;
+  forward_set(&fwd);
+  sigprocmask(SIG_BLOCK, &fwd, NULL);
+  int sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) { fail(&e, "signalfd", "", errno); report_error(&e); return 125; }
+  if (detached && p->log_path && log_open(p->log_path) < 0) { fail(&e, "open-log", p->log_path, errno); report_error(&e); return 125; }
+
+  if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
+  for (int i = 0; i < p->nprepare; i++)
+    if (run_step(&p->prepare[i], -1, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
+
+  struct mon_state ms;
+  memset(&ms, 0, sizeof ms);
+  if (p->cgroup) snprintf(ms.cgroup, sizeof ms.cgroup, "%s", p->cgroup);
+  int code = 125;
+  for (;;) {
+    int master, outp, errp2;
+    pid_t child = start_init(p, &ctlfd, sfd, detached, &master, &outp, &errp2, &code);
+    if (child < 0) break;
+    if (detached) {
+      ms.running = 1; ms.pid = child; ms.exit_code = 0; ms.error[0] = 0;
+      now_rfc3339(ms.started_at, sizeof ms.started_at);
+      snprintf(ms.finished_at, sizeof ms.finished_at, "0001-01-01T00:00:00Z");
+      write_state(p->state_path, &ms);
+      /* The CLI has what it needs: from here on we answer to nobody (its exit must not stop us). */
+      if (report_fd >= 0) { close(report_fd); report_fd = -1; }
+      if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
+    }
+    code = supervise(child, cli, &ctlfd, master, outp, errp2, sfd, detached);
+    if (!detached) break;
+    ms.running = 0; ms.exit_code = code;
+    now_rfc3339(ms.finished_at, sizeof ms.finished_at);
+    if (!should_restart(p, code, ms.restart_count)) { write_state(p->state_path, &ms); break; }
+    write_state(p->state_path, &ms);
+    /* Back off like Docker: 100 ms doubling, at most 10 s between restarts. */
+    int delay = 100 << (ms.restart_count < 7 ? ms.restart_count : 7);
+    if (delay > 10000) delay = 10000;
+    ms.restart_count++;
+    poll(NULL, 0, delay);
+  }
   run_cleanup(p);
+  report_event("exit", "code", code);
   return code;
 }
 
@@ -271,7 +345,7 @@ int cmd_exec(struct plan *p, int ctlfd) {
   }
   close(errp[0]);
   report_event("started", NULL, 0);
-  int code = supervise(child, cli, ctlfd, master, sfd);
+  int code = supervise(child, cli, &ctlfd, master, -1, -1, sfd, 0);
   report_event("exit", "code", code);
   return code;
 }

@@ -3,12 +3,13 @@ import { Builtins, Cli, UsageError } from 'clipanion';
 import { ImportCommand } from './commands/import';
 import { ImagesCommand } from './commands/images';
 import { InfoCommand, VersionCommand } from './commands/info';
+import { LoadCommand } from './commands/load';
 import { PsCommand } from './commands/ps';
 import { RmCommand } from './commands/rm';
 import { RmiCommand } from './commands/rmi';
 import { RunCommand } from './commands/run';
 
-export const COMMANDS = [RunCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, InfoCommand, VersionCommand];
+export const COMMANDS = [RunCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__worker') {
@@ -21,7 +22,10 @@ async function main(argv: string[]): Promise<number> {
     else { argv.shift(); process.env.LODGER_ROOT = argv.shift(); }
   }
   const cli = new Cli({ binaryLabel: 'lodger — rootless containers', binaryName: 'lodger', binaryVersion: '0.1.0', enableColors: false });
-  for (const c of COMMANDS) cli.register(c);
+  // Building clipanion's parser costs time per registered command and option: register only the
+  // commands whose path starts with this invocation's first word (all of them for help or a typo).
+  const matching = COMMANDS.filter((c) => c.paths?.some((path) => path[0] === argv[0]));
+  for (const c of matching.length ? matching : COMMANDS) cli.register(c);
   cli.register(Builtins.HelpCommand);
   const context = { ...Cli.defaultContext, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
   let command;

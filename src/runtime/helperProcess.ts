@@ -41,10 +41,11 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
     detached: opts.detached ?? false,
   });
   const events: HelperEvents = { started: false, errors: [] };
-  const planPipe = child.stdio[3] as Writable;
+  const fds = child.stdio as unknown as Array<Readable & Writable>;
+  const planPipe: Writable = fds[3];
   planPipe.on('error', () => undefined);
   planPipe.end(plan.encode());
-  const control = child.stdio[5] as Writable;
+  const control: Writable = fds[5];
   control.on('error', () => undefined);
 
   let resolvePid!: (pid: number) => void;
@@ -52,7 +53,7 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
   const pid = new Promise<number>((res, rej) => { resolvePid = res; rejectPid = rej; });
   pid.catch(() => undefined);
 
-  const report = child.stdio[4] as Readable;
+  const report: Readable = fds[4];
   let buf = '';
   report.setEncoding('utf8');
   report.on('data', (chunk: string) => {

@@ -21,6 +21,15 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
   if (o.userns && !['single', 'auto', ''].includes(o.userns)) {
     throw new LodgerError('BAD_USERNS', `--userns=${o.userns} is not supported — use --userns=single (only your own id) or leave it out`);
   }
+  if (o.detach && o.rm && o.restart && o.restart !== 'no') {
+    throw new LodgerError('BAD_OPTIONS', '--rm and --restart cannot be combined: a container that restarts is never removed');
+  }
   const { rec } = await createContainer(p, o, mapping);
+  if (o.detach) {
+    const { startDetached } = await import('./detach');
+    await startDetached(p, rec, mapping);
+    process.stdout.write(rec.Id + '\n');
+    return 0;
+  }
   return startForeground(p, rec, mapping);
 }

@@ -4,8 +4,8 @@ import { LodgerCommand } from '../base';
 import { humanAge, humanSize, shortId, table } from '../format';
 
 export class ImagesCommand extends LodgerCommand {
-  static paths = [['images'], ['image', 'ls'], ['image', 'list']];
-  static usage = Command.Usage({ description: 'List images', examples: [['As JSON', 'lodger images --format json']] });
+  static override paths = [['images'], ['image', 'ls'], ['image', 'list']];
+  static override usage = Command.Usage({ description: 'List images', examples: [['As JSON', 'lodger images --format json']] });
   quiet = Option.Boolean('-q,--quiet', false, { description: 'Only image ids' });
   format = Option.String('--format', { description: 'table (default) or json' });
   noTrunc = Option.Boolean('--no-trunc', false);

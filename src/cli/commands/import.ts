@@ -3,8 +3,8 @@ import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
 export class ImportCommand extends LodgerCommand {
-  static paths = [['import'], ['image', 'import']];
-  static usage = Command.Usage({
+  static override paths = [['import'], ['image', 'import']];
+  static override usage = Command.Usage({
     description: 'Create an image from a root filesystem tarball (plain, gzip or zstd)',
     examples: [['Import a busybox tree', 'lodger import busybox.tar.gz busybox:latest'], ['With a default command', `lodger import -c 'CMD ["/bin/sh"]' rootfs.tar mybase`]],
   });

@@ -1,10 +1,11 @@
 // `lodger info` and `lodger version`: what this host gives lodger (id maps, storage driver, cgroups, network).
+import * as fs from 'node:fs';
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
 export class InfoCommand extends LodgerCommand {
-  static paths = [['info'], ['system', 'info']];
-  static usage = Command.Usage({ description: 'Show what this host gives lodger: id maps, storage driver, cgroups, network' });
+  static override paths = [['info'], ['system', 'info']];
+  static override usage = Command.Usage({ description: 'Show what this host gives lodger: id maps, storage driver, cgroups, network' });
   format = Option.String('--format', { description: 'json for machine-readable output' });
 
   async run(): Promise<number> {
@@ -30,11 +31,10 @@ export class InfoCommand extends LodgerCommand {
 }
 
 export class VersionCommand extends LodgerCommand {
-  static paths = [['version'], ['--version']];
-  static usage = Command.Usage({ description: 'Show the lodger version' });
+  static override paths = [['version'], ['--version']];
+  static override usage = Command.Usage({ description: 'Show the lodger version' });
   async run(): Promise<number> {
     const { packageRoot } = await import('../../native');
-    const fs = await import('node:fs');
     const pkg = JSON.parse(fs.readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
     this.context.stdout.write(`lodger version ${pkg.version}\nnode ${process.version}\n`);
     return 0;

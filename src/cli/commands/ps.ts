@@ -4,8 +4,8 @@ import { LodgerCommand } from '../base';
 import { humanAge, table } from '../format';
 
 export class PsCommand extends LodgerCommand {
-  static paths = [['ps'], ['container', 'ls'], ['container', 'list']];
-  static usage = Command.Usage({ description: 'List containers', examples: [['All, including exited', 'lodger ps -a']] });
+  static override paths = [['ps'], ['container', 'ls'], ['container', 'list']];
+  static override usage = Command.Usage({ description: 'List containers', examples: [['All, including exited', 'lodger ps -a']] });
   all = Option.Boolean('-a,--all', false, { description: 'Show all containers (default shows just running)' });
   quiet = Option.Boolean('-q,--quiet', false, { description: 'Only container ids' });
   noTrunc = Option.Boolean('--no-trunc', false);

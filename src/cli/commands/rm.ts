@@ -3,8 +3,8 @@ import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
 export class RmCommand extends LodgerCommand {
-  static paths = [['rm'], ['container', 'rm']];
-  static usage = Command.Usage({ description: 'Remove one or more containers', examples: [['Force-remove a running one', 'lodger rm -f web']] });
+  static override paths = [['rm'], ['container', 'rm']];
+  static override usage = Command.Usage({ description: 'Remove one or more containers', examples: [['Force-remove a running one', 'lodger rm -f web']] });
   force = Option.Boolean('-f,--force', false, { description: 'Kill a running container first' });
   containers = Option.Rest({ required: 1 });
 

@@ -3,8 +3,8 @@ import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
 export class RmiCommand extends LodgerCommand {
-  static paths = [['rmi'], ['image', 'rm']];
-  static usage = Command.Usage({ description: 'Remove one or more images', examples: [['Remove busybox', 'lodger rmi busybox']] });
+  static override paths = [['rmi'], ['image', 'rm']];
+  static override usage = Command.Usage({ description: 'Remove one or more images', examples: [['Remove busybox', 'lodger rmi busybox']] });
   force = Option.Boolean('-f,--force', false, { description: 'Remove even if containers use it' });
   images = Option.Rest({ required: 1 });
 

@@ -69,8 +69,8 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
 }
 
 export class RunCommand extends ContainerOptionsCommand {
-  static paths = [['run'], ['container', 'run']];
-  static usage = Command.Usage({
+  static override paths = [['run'], ['container', 'run']];
+  static override usage = Command.Usage({
     description: 'Run a command in a new container',
     details: 'Creates a container from IMAGE and runs COMMAND in it, attached to this terminal unless -d is given. The exit status is the container\'s; 125 means lodger itself failed, 126 that the command could not be invoked, 127 that it was not found.',
     examples: [
