@@ -279,7 +279,9 @@ static const char *ns_order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", 
 
 int cmd_exec(struct plan *p, int ctlfd) {
   struct lerr e = {0};
-  pid_t cli = getppid();
+  /* exec -d: nobody waits for us; the CLI's exit must not kill the process. */
+  int detached = p->state_path != NULL;
+  pid_t cli = detached ? -1 : getppid();
   sigset_t fwd;
   forward_set(&fwd);
   sigprocmask(SIG_BLOCK, &fwd, NULL);
@@ -345,7 +347,11 @@ int cmd_exec(struct plan *p, int ctlfd) {
   }
   close(errp[0]);
   report_event("started", NULL, 0);
-  int code = supervise(child, cli, &ctlfd, master, -1, -1, sfd, 0);
+  if (detached) {
+    if (report_fd >= 0) { close(report_fd); report_fd = -1; }
+    if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
+  }
+  int code = supervise(child, cli, &ctlfd, master, -1, -1, sfd, detached);
   report_event("exit", "code", code);
   return code;
 }

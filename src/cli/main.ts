@@ -8,8 +8,12 @@ import { PsCommand } from './commands/ps';
 import { RmCommand } from './commands/rm';
 import { RmiCommand } from './commands/rmi';
 import { RunCommand } from './commands/run';
+import { CreateCommand, KillCommand, RestartCommand, StartCommand, StopCommand, WaitCommand } from './commands/lifecycle';
+import { LogsCommand } from './commands/logs';
+import { ExecCommand } from './commands/exec';
+import { InspectCommand } from './commands/inspect';
 
-export const COMMANDS = [RunCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
+export const COMMANDS = [RunCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__worker') {

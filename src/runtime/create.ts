@@ -118,7 +118,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       CapAdd: o.capAdd,
       CapDrop: o.capDrop,
       SecurityOpt: o.securityOpt,
-      UsernsMode: o.userns ?? '',
+      UsernsMode: mapping.setgroupsDeny ? 'single' : '',
       Resources: o.resources,
     },
     Mounts: mounts,

@@ -1,7 +1,6 @@
 // `run -d` / `start`: hands a container to the native monitor (the helper in its own session) and returns.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import { buildContainerPlan } from './containerPlan';
@@ -27,19 +26,10 @@ export async function startDetached(p: StorePaths, rec: ContainerRecord, mapping
   plan.add('detach', logPath(p, rec.Id), path.join(dir, 'state.json'));
   plan.add('restart', rec.HostConfig.RestartPolicy.Name || 'no', String(rec.HostConfig.RestartPolicy.MaximumRetryCount || 0));
   const h = spawnHelper('run', plan, { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
-  const startedOrDone = new Promise<void>((resolve) => {
-    const fds = h.child.stdio as unknown as Array<Readable & Writable>;
-    const check = () => { if (h.events.started || h.events.errors.length) resolve(); };
-    fds[4].on('data', () => setImmediate(check));
-    h.exited.then(() => resolve(), () => resolve());
-  });
-  await startedOrDone;
+  await h.settled;
   if (h.events.errors.length > 0) {
     await h.exited.catch(() => undefined);
     throw helperFailureToError(h.events.errors[0], { user: mapping.user });
   }
-  // Let the monitor live on without us.
-  const fds = h.child.stdio as unknown as Array<(Readable & Writable) | null>;
-  for (const f of fds.slice(3)) f?.destroy();
-  h.child.unref();
+  h.release();
 }

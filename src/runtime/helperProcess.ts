@@ -23,6 +23,10 @@ export interface HelperHandle {
   go(): void;
   /** Resolves with the helper's exit status (the container's, or 125). */
   exited: Promise<{ code: number; signal: NodeJS.Signals | null }>;
+  /** Resolves once the command was exec'd, or the helper reported an error, or exited. */
+  settled: Promise<void>;
+  /** Lets a detached helper live on without this process: closes our ends, unrefs it. */
+  release(): void;
 }
 
 type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number;
@@ -55,6 +59,8 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
 
   const report: Readable = fds[4];
   let buf = '';
+  let settle!: () => void;
+  const settled = new Promise<void>((res) => { settle = res; });
   report.setEncoding('utf8');
   report.on('data', (chunk: string) => {
     buf += chunk;
@@ -66,9 +72,9 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
       try { ev = JSON.parse(line); } catch { continue; }
       switch (ev.event) {
         case 'pid': events.pid = ev.pid as number; resolvePid(events.pid); break;
-        case 'started': events.started = true; break;
+        case 'started': events.started = true; settle(); break;
         case 'exit': events.exitCode = ev.code as number; break;
-        case 'error': events.errors.push({ step: String(ev.step), path: String(ev.path), errno: Number(ev.errno), detail: String(ev.detail ?? '') }); break;
+        case 'error': events.errors.push({ step: String(ev.step), path: String(ev.path), errno: Number(ev.errno), detail: String(ev.detail ?? '') }); settle(); break;
       }
     }
   });
@@ -78,6 +84,7 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
     child.on('exit', (code, signal) => {
       // The report pipe may still hold the last lines: read them before anyone looks at events.
       void reportDone.then(() => {
+        settle();
         if (events.pid === undefined) rejectPid(new Error('helper exited before creating the container'));
         resolve({ code: code ?? 125, signal });
       });
@@ -89,5 +96,10 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
     pid,
     go: () => { control.write('g'); },
     exited,
+    settled,
+    release: () => {
+      for (const f of fds.slice(3)) f.destroy();
+      child.unref();
+    },
   };
 }

@@ -10,6 +10,7 @@ export interface CreateOptions {
   user?: string;
   volumes: string[];
   rm: boolean;
+  detach: boolean;
   name?: string;
   interactive: boolean;
   tty: boolean;
@@ -39,7 +40,7 @@ export interface CreateOptions {
 
 export function defaultCreateOptions(image: string, command: string[] = []): CreateOptions {
   return {
-    image, command, env: [], envFile: [], volumes: [], rm: false, interactive: false, tty: false, init: false,
+    image, command, env: [], envFile: [], volumes: [], rm: false, detach: false, interactive: false, tty: false, init: false,
     readOnly: false, network: '', privileged: false, publish: [], publishAll: false, dns: [], dnsSearch: [], dnsOption: [],
     addHost: [], labels: [], capAdd: [], capDrop: [], securityOpt: [], resources: {},
   };

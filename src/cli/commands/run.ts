@@ -57,7 +57,7 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
     put('pidsLimit', this.pidsLimit); put('blkioWeight', this.blkioWeight);
     return {
       image: this.image, command: this.command, entrypoint: this.entrypoint, env: this.env, envFile: this.envFile,
-      workdir: this.workdir, user: this.user, volumes: this.volume, rm: this.rm, name: this.name,
+      workdir: this.workdir, user: this.user, volumes: this.volume, rm: this.rm, detach: this.detach, name: this.name,
       interactive: this.interactive, tty: this.tty, init: this.init, readOnly: this.readOnly, hostname: this.hostname,
       network: this.network ?? '', storageDriver: this.storageDriver, userns: this.userns, privileged: this.privileged,
       publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption,

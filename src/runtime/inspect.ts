@@ -1,0 +1,66 @@
+// Docker-shaped `inspect` documents for containers and images.
+import * as path from 'node:path';
+import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
+import { imageConfig, imageManifest, type ImageRecord } from '../storage/images';
+import type { StorePaths } from '../storage/paths';
+
+export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
+  const st = liveState(readState(p, rec.Id));
+  const argv = [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])];
+  const dir = containerDir(p, rec.Id);
+  return {
+    Id: rec.Id,
+    Created: rec.Created,
+    Path: argv[0] ?? '',
+    Args: argv.slice(1),
+    State: {
+      Status: st.Status,
+      Running: st.Running,
+      Paused: st.Paused,
+      Restarting: false,
+      OOMKilled: st.OOMKilled,
+      Dead: st.Status === 'dead',
+      Pid: st.Running ? st.Pid : 0,
+      ExitCode: st.ExitCode,
+      Error: st.Error,
+      StartedAt: st.StartedAt,
+      FinishedAt: st.FinishedAt,
+    },
+    Image: rec.ImageID,
+    ResolvConfPath: path.join(dir, 'resolv.conf'),
+    HostnamePath: path.join(dir, 'hostname'),
+    HostsPath: path.join(dir, 'hosts'),
+    LogPath: path.join(dir, 'ctr.log'),
+    Name: '/' + rec.Name,
+    RestartCount: st.RestartCount ?? 0,
+    Driver: rec.Driver,
+    Platform: 'linux',
+    HostConfig: rec.HostConfig,
+    GraphDriver: { Name: rec.Driver, Data: rec.Driver === 'vfs' ? { RootDir: path.join(dir, 'rootfs') } : { UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work'), MergedDir: path.join(dir, 'merged') } },
+    Mounts: rec.Mounts,
+    Config: rec.Config,
+    NetworkSettings: (rec as ContainerRecord & { NetworkSettings?: unknown }).NetworkSettings ?? { Networks: {}, Ports: {}, IPAddress: '' },
+  };
+}
+
+export function inspectImage(p: StorePaths, img: ImageRecord): Record<string, unknown> {
+  const cfg = imageConfig(p, img);
+  let manifest: unknown;
+  try { manifest = imageManifest(p, img); } catch { manifest = undefined; }
+  return {
+    Id: img.id,
+    RepoTags: img.names,
+    RepoDigests: img.repoDigests ?? [],
+    Created: cfg.created ?? img.created,
+    Author: cfg.author ?? '',
+    Architecture: cfg.architecture,
+    Os: cfg.os,
+    Variant: cfg.variant,
+    Size: img.size,
+    Config: cfg.config ?? {},
+    RootFS: { Type: 'layers', Layers: img.layers },
+    History: cfg.history ?? [],
+    Digest: img.manifestDigest,
+    Manifest: manifest,
+  };
+}
