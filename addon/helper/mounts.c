@@ -205,6 +205,29 @@ int rmtree(const char *path, struct lerr *e) {
   return 0;
 }
 
+/* A container's cgroup after its final exit: whatever is left is killed with cgroup.kill (cgroup-v2.rst,
+ * Linux 5.14+), and the directory removed once cgroup.events says it is no longer populated. */
+static int rmdir_cgroup(const char *dir, struct lerr *e) {
+  char path[4200], buf[256];
+  snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) { if (write(fd, "1", 1) < 0) { /* older kernel: nothing to kill with */ } close(fd); }
+  snprintf(path, sizeof path, "%s/cgroup.events", dir);
+  for (int i = 0; i < 200; i++) {
+    int ev = open(path, O_RDONLY | O_CLOEXEC);
+    if (ev < 0) break;
+    ssize_t n = read(ev, buf, sizeof buf - 1);
+    close(ev);
+    if (n <= 0) break;
+    buf[n] = 0;
+    if (strstr(buf, "populated 0")) break;
+    struct timespec ts = { 0, 10000000 };
+    nanosleep(&ts, NULL);
+  }
+  if (rmdir(dir) < 0 && errno != ENOENT) return fail(e, "rmdir-cgroup", dir, errno);
+  return 0;
+}
+
 int run_step(const struct step *s, int rootfd, struct lerr *e) {
   const char *op = s->op;
   const char **a = s->argv;
@@ -279,6 +302,7 @@ int run_step(const struct step *s, int rootfd, struct lerr *e) {
     return 0;
   }
   if (!strcmp(op, "rmtree") && s->argc == 1) return rmtree(a[0], e);
+  if (!strcmp(op, "rmdir-cgroup") && s->argc == 1) return rmdir_cgroup(a[0], e);
   return failf(e, "plan", op, EINVAL, "unknown step or wrong argument count (%d)", s->argc);
 }
 

@@ -214,6 +214,21 @@ reap:
   return -1;
 }
 
+/* memory.events counts OOM kills in the cgroup (cgroup-v2.rst): any means the container was OOM-killed. */
+static int oom_killed(const char *dir) {
+  if (!dir) return 0;
+  char path[4200], buf[512];
+  snprintf(path, sizeof path, "%s/memory.events", dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *k = strstr(buf, "oom_kill ");
+  return k && atoi(k + 9) > 0;
+}
+
 /* Docker's restart policies, decided by the monitor alone (there is no daemon). A container stopped on
  * purpose (`lodger stop`/`kill` leave a stop-requested file beside state.json) is not restarted. */
 static int should_restart(struct plan *p, int code, int restarts) {
@@ -261,6 +276,7 @@ int cmd_run(struct plan *p, int ctlfd) {
     code = supervise(child, cli, &ctlfd, master, outp, errp2, sfd, detached);
     if (!detached) break;
     ms.running = 0; ms.exit_code = code;
+    ms.oom_killed = oom_killed(p->cgroup);
     now_rfc3339(ms.finished_at, sizeof ms.finished_at);
     if (!should_restart(p, code, ms.restart_count)) { write_state(p->state_path, &ms); break; }
     write_state(p->state_path, &ms);

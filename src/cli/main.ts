@@ -12,8 +12,10 @@ import { CreateCommand, KillCommand, RestartCommand, StartCommand, StopCommand, 
 import { LogsCommand } from './commands/logs';
 import { ExecCommand } from './commands/exec';
 import { InspectCommand } from './commands/inspect';
+import { PauseCommand, StatsCommand, UnpauseCommand } from './commands/stats';
+import { LoginCommand, LogoutCommand, PullCommand, PushCommand, TagCommand } from './commands/registry';
 
-export const COMMANDS = [RunCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
+export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__worker') {

@@ -9,6 +9,7 @@ import { findImage, imageConfig, type ImageRecord } from '../storage/images';
 import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { runWorker } from './usernsWorker';
+import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
 import { hostsFile, resolvConf } from './etcFiles';
 import type { IdMapping } from './idmap';
 import type { CreateOptions } from './options';
@@ -75,6 +76,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const { entrypoint, cmd } = resolveCommand(cfg, o.command, o.entrypoint);
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   const mounts = o.volumes.map(parseVolume);
+  const cgMode = cgroupsMode(o.cgroups);
+  checkCgroupRequest(o.resources, cgMode);
   const driver = await chooseDriver(p, mapping, o.storageDriver);
   const id = newContainerId();
   const network = o.network || 'none';
@@ -120,6 +123,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       SecurityOpt: o.securityOpt,
       UsernsMode: mapping.setgroupsDeny ? 'single' : '',
       Resources: o.resources,
+      Cgroups: cgMode,
     },
     Mounts: mounts,
     Driver: driver,

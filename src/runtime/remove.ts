@@ -16,11 +16,21 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return false;
 }
 
+function markStopped(p: StorePaths, id: string): void {
+  try { fs.writeFileSync(path.join(containerDir(p, id), 'stop-requested'), ''); } catch { /* gone */ }
+}
+
 export async function removeContainer(p: StorePaths, id: string, force: boolean): Promise<void> {
   const st = liveState(readState(p, id));
   if (st.Running) {
     if (!force) throw new LodgerError('CONTAINER_RUNNING', `container ${id.slice(0, 12)} is running — stop it first ("lodger stop ${id.slice(0, 12)}") or use "lodger rm -f"`);
     const target = st.MonitorPid || st.Pid;
+    if (st.CgroupPath) {
+      // cgroup.kill reaches every process of the container, whichever uid it runs as.
+      const cg = require('../cgroups') as typeof import('../cgroups');
+      try { cg.killAll(st.CgroupPath, 'SIGKILL'); } catch { /* fall back to the init */ }
+    }
+    markStopped(p, id);
     try { process.kill(st.Pid, 'SIGKILL'); } catch { /* already gone */ }
     await waitForExit(target, 10_000);
   }

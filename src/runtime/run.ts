@@ -1,5 +1,6 @@
 // `run`: create the container, then start it attached (or hand it to a monitor with -d).
 import { LodgerError } from '../errors';
+import { findImage } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
 import type { CreateOptions } from './options';
@@ -23,6 +24,10 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
   }
   if (o.detach && o.rm && o.restart && o.restart !== 'no') {
     throw new LodgerError('BAD_OPTIONS', '--rm and --restart cannot be combined: a container that restarts is never removed');
+  }
+  if (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image))) {
+    const { ensureImage } = await import('../image/pull');
+    await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform });
   }
   const { rec } = await createContainer(p, o, mapping);
   if (o.detach) {

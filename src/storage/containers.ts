@@ -51,6 +51,7 @@ export interface ContainerRecord {
     SecurityOpt: string[];
     UsernsMode: string;
     CgroupParent?: string;
+    Cgroups?: 'enabled' | 'disabled';
     Resources: Record<string, string | number>;
   };
   Mounts: MountRecord[];

@@ -1,0 +1,57 @@
+// `lodger stats`, `pause`, `unpause`: resource use and freezing through the container's cgroup.
+import { Command, Option } from 'clipanion';
+import { LodgerCommand } from '../base';
+import { table } from '../format';
+
+export class StatsCommand extends LodgerCommand {
+  static override paths = [['stats'], ['container', 'stats']];
+  static override usage = Command.Usage({ description: 'Show CPU, memory, pids, network and block I/O of running containers', examples: [['Once, as JSON', 'lodger stats --no-stream --format json web']] });
+  noStream = Option.Boolean('--no-stream', false, { description: 'Print one sample and exit' });
+  format = Option.String('--format', { description: 'table (default), json, or a Go template' });
+  all = Option.Boolean('-a,--all', false);
+  containers = Option.Rest();
+  async run(): Promise<number> {
+    const { sampleStats } = await import('../../runtime/stats');
+    const { resolveContainer, listContainerIds, liveState, readState } = await import('../../storage/containers');
+    const p = await this.store();
+    const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
+    for (;;) {
+      const rows = await sampleStats(p, ids, this.noStream ? 500 : 1000);
+      if (this.format === 'json') this.context.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else if (this.format) {
+        const { renderTemplate } = await import('../template');
+        for (const r of rows) this.context.stdout.write(renderTemplate(this.format, r) + '\n');
+      } else {
+        if (!this.noStream) this.context.stdout.write('\x1b[2J\x1b[H');
+        this.context.stdout.write(table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]));
+      }
+      if (this.noStream) return 0;
+    }
+  }
+}
+
+export class PauseCommand extends LodgerCommand {
+  static override paths = [['pause'], ['container', 'pause']];
+  static override usage = Command.Usage({ description: 'Freeze all processes of containers (cgroup.freeze)' });
+  containers = Option.Rest({ required: 1 });
+  async run(): Promise<number> {
+    const { pauseContainer } = await import('../../runtime/stats');
+    const { resolveContainer } = await import('../../storage/containers');
+    const p = await this.store();
+    for (const c of this.containers) { await pauseContainer(p, resolveContainer(p, c), true); this.context.stdout.write(c + '\n'); }
+    return 0;
+  }
+}
+
+export class UnpauseCommand extends LodgerCommand {
+  static override paths = [['unpause'], ['container', 'unpause']];
+  static override usage = Command.Usage({ description: 'Thaw paused containers' });
+  containers = Option.Rest({ required: 1 });
+  async run(): Promise<number> {
+    const { pauseContainer } = await import('../../runtime/stats');
+    const { resolveContainer } = await import('../../storage/containers');
+    const p = await this.store();
+    for (const c of this.containers) { await pauseContainer(p, resolveContainer(p, c), false); this.context.stdout.write(c + '\n'); }
+    return 0;
+  }
+}
