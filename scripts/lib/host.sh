@@ -1,0 +1,155 @@
+# Root-side host preparation shared by .ci/run and scripts/setup-host.sh: packages, users, subids, devices, cgroup delegation.
+# shellcheck shell=bash
+# Sourced, not run. Every function is idempotent, so running a script twice changes nothing the second time.
+
+host_log() { printf '%s\n' "$*" >&2; }
+host_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Package names from a list file: one per line, '#' starts a comment.
+host_package_list() {
+  sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"
+}
+
+# apt-get update + install of every package in the list file. The mirror sometimes drops a connection,
+# so each apt step is retried a few times before giving up.
+host_install_packages() {
+  local list="$1" pkgs missing=() p try
+  mapfile -t pkgs < <(host_package_list "$list")
+  [ "${#pkgs[@]}" -gt 0 ] || host_die "no packages listed in $list"
+  # Skipping apt entirely when everything is installed keeps a re-run fast and offline-safe.
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    host_log "all ${#pkgs[@]} packages from $list are installed"
+    return 0
+  fi
+  host_log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  for try in 1 2 3; do
+    apt-get update -q && break
+    [ "$try" = 3 ] && host_die "apt-get update failed three times"
+    sleep $((try * 5))
+  done
+  for try in 1 2 3; do
+    apt-get install -y -q "${missing[@]}" && return 0
+    [ "$try" = 3 ] && host_die "apt-get install failed three times: ${missing[*]}"
+    sleep $((try * 5))
+  done
+}
+
+# Ensures a user with this uid exists (with a home directory); never renumbers an existing user.
+# Debian's useradd would add a subuid range on its own; -K ..._COUNT=0 stops that so subids stay ours to decide.
+host_ensure_user() {
+  local name="$1" uid="$2" have
+  if have=$(id -u "$name" 2>/dev/null); then
+    [ "$have" = "$uid" ] || host_die "user $name exists with uid $have, expected $uid"
+  else
+    getent passwd "$uid" >/dev/null && host_die "uid $uid is taken by $(getent passwd "$uid" | cut -d: -f1)"
+    useradd --uid "$uid" --user-group --create-home --shell /bin/bash \
+      -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$name"
+    host_log "created user $name ($uid)"
+  fi
+  local home
+  home=$(getent passwd "$name" | cut -d: -f6)
+  if [ ! -d "$home" ]; then
+    install -d -m 0755 -o "$name" -g "$(id -g "$name")" "$home"
+  fi
+}
+
+# Makes NAME's entries in /etc/subuid and /etc/subgid exactly START:COUNT ("none" removes them).
+host_set_subids() {
+  local name="$1" range="$2" f uid
+  uid=$(id -u "$name")
+  for f in /etc/subuid /etc/subgid; do
+    [ -e "$f" ] || install -m 0644 /dev/null "$f"
+    if [ "$range" = none ]; then
+      # Entries may name the user or its numeric uid (shadow accepts both).
+      if grep -qE "^($name|$uid):" "$f"; then
+        sed -i -E "/^($name|$uid):/d" "$f"
+        host_log "removed $name's entries from $f"
+      fi
+    elif ! grep -qx "$name:$range" "$f" || [ "$(grep -cE "^($name|$uid):" "$f")" != 1 ]; then
+      sed -i -E "/^($name|$uid):/d" "$f"
+      printf '%s:%s\n' "$name" "$range" >>"$f"
+      host_log "set $f entry $name:$range"
+    fi
+  done
+}
+
+# Adds a subuid/subgid range for NAME only if it has none, after the highest range in use.
+host_add_subids_if_missing() {
+  local name="$1" count="${2:-65536}" uid f start=100000 end
+  uid=$(id -u "$name")
+  if grep -qE "^($name|$uid):" /etc/subuid 2>/dev/null && grep -qE "^($name|$uid):" /etc/subgid 2>/dev/null; then
+    host_log "$name already has subuid and subgid ranges"
+    return 0
+  fi
+  for f in /etc/subuid /etc/subgid; do
+    [ -e "$f" ] || continue
+    end=$(awk -F: 'NF == 3 { e = $2 + $3; if (e > m) m = e } END { print m + 0 }' "$f")
+    [ "$end" -gt "$start" ] && start=$end
+  done
+  host_set_subids "$name" "$start:$count"
+}
+
+# /dev/fuse and /dev/net/tun are 0600 on a fresh machine of this kind; a normal distro has them 0666,
+# and fuse-overlayfs, squashfuse, slirp4netns and pasta need them as an unprivileged user.
+host_open_devices() {
+  [ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229
+  if [ ! -e /dev/net/tun ]; then
+    mkdir -p /dev/net
+    mknod -m 0666 /dev/net/tun c 10 200
+  fi
+  chmod 0666 /dev/fuse /dev/net/tun
+}
+
+# Warns when the kernel forbids unprivileged user namespaces; changing that sysctl is the admin's decision, not ours.
+host_check_userns() {
+  local f=/proc/sys/kernel/unprivileged_userns_clone
+  if [ -r "$f" ] && [ "$(cat "$f")" = 0 ]; then
+    host_log "warning: $f is 0: lodger needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+  fi
+  if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 1)" = 0 ]; then
+    host_log "warning: user.max_user_namespaces is 0: lodger needs user namespaces"
+  fi
+}
+
+# The mount point of the cgroup2 hierarchy: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones.
+# The filesystem type follows the " - " separator in mountinfo, after a variable number of optional fields.
+host_cgroup2_mount() {
+  awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo
+}
+
+# Enables every controller a cgroup offers in its own subtree_control, so its children get them.
+# A controller the kernel refuses (e.g. one still bound to a v1 hierarchy) is reported and left out.
+host_enable_controllers() {
+  local cg="$1" c ctrls
+  read -r -a ctrls <"$cg/cgroup.controllers" || true
+  for c in "${ctrls[@]}"; do
+    grep -qw "$c" "$cg/cgroup.subtree_control" && continue
+    echo "+$c" >"$cg/cgroup.subtree_control" 2>/dev/null || host_log "note: controller $c cannot be enabled in $cg"
+  done
+}
+
+# Delegates <cgroup2>/lodger.delegate/USER to USER the way systemd's Delegate=yes does: controllers enabled
+# from the root down to its parent, the subtree chowned, and a leaf "session" for the user's processes
+# (a cgroup with controllers enabled for its children may not hold processes itself). Prints the path.
+host_delegate_cgroup() {
+  local user="$1" mnt base dir
+  mnt=$(host_cgroup2_mount)
+  [ -n "$mnt" ] || { host_log "no cgroup2 mount found: cgroup tests cannot run"; return 1; }
+  base="$mnt/lodger.delegate"
+  dir="$base/$user"
+  host_enable_controllers "$mnt"
+  mkdir -p "$base" || return 1
+  host_enable_controllers "$base"
+  mkdir -p "$dir/session" || return 1
+  chown -R "$user:$(id -g "$user")" "$dir" || return 1
+  printf '%s\n' "$dir"
+}
+
+# Moves a process into a cgroup (root may move any process anywhere).
+host_move_to_cgroup() {
+  echo "$2" >"$1/cgroup.procs"
+}
