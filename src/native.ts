@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { LodgerError } from './errors';
 
 export interface NativeAddon {
-  statfsType(path: string): number;
-  lsetxattr(path: string, name: string, value: Buffer): void;
-  lgetxattr(path: string, name: string): Buffer | null;
-  llistxattr(path: string): string[];
-  mknod(path: string, mode: number, major: number, minor: number): void;
+  statfsType(path: string | Buffer): number;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer): void;
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
+  llistxattr(path: string | Buffer): string[];
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
 }
 
 /** The package's top directory: dist/lodger.js and src/native.ts both sit one level below it. */

@@ -19,12 +19,20 @@ Napi::Value SysError(Napi::Env env, const char *syscall, const std::string &path
   e.Set("syscall", Napi::String::New(env, syscall));
   e.Set("path", Napi::String::New(env, path));
   e.Set("errno", Napi::Number::New(env, -err));
-  // Node-style code names for the errors callers branch on.
-  const char *code = err == ENOENT ? "ENOENT" : err == EPERM ? "EPERM" : err == EEXIST ? "EEXIST" : err == ENODATA ? "ENODATA"
-                   : err == ENOTSUP ? "ENOTSUP" : err == EACCES ? "EACCES" : "EIO";
-  e.Set("code", Napi::String::New(env, code));
+  // Node-style code names (ENOENT, EPERM…) so callers branch on them as on fs errors.
+  const char *code = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, code ? code : "EIO"));
   e.ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+// A path as Node gives it: a string, or a Buffer for names that are not UTF-8 (tar(5) names are bytes).
+std::string PathArg(const Napi::Value &v) {
+  if (v.IsBuffer()) {
+    Napi::Buffer<char> b = v.As<Napi::Buffer<char>>();
+    return std::string(b.Data(), b.Length());
+  }
+  return v.As<Napi::String>();
 }
 
 bool CheckArgs(const Napi::CallbackInfo &info, size_t n, const char *usage) {
@@ -38,7 +46,7 @@ bool CheckArgs(const Napi::CallbackInfo &info, size_t n, const char *usage) {
 // statfsType(path): the filesystem's magic number (statfs(2) f_type), to tell NFS/Lustre/GPFS from local disks.
 Napi::Value StatfsType(const Napi::CallbackInfo &info) {
   if (!CheckArgs(info, 1, "statfsType(path: string)")) return info.Env().Undefined();
-  std::string path = info[0].As<Napi::String>();
+  std::string path = PathArg(info[0]);
   struct statfs s;
   if (statfs(path.c_str(), &s) < 0) return SysError(info.Env(), "statfs", path, errno);
   return Napi::Number::New(info.Env(), static_cast<double>(static_cast<unsigned long>(s.f_type)));
@@ -47,7 +55,7 @@ Napi::Value StatfsType(const Napi::CallbackInfo &info) {
 // lsetxattr(path, name, value: Buffer)
 Napi::Value Lsetxattr(const Napi::CallbackInfo &info) {
   if (!CheckArgs(info, 3, "lsetxattr(path: string, name: string, value: Buffer)")) return info.Env().Undefined();
-  std::string path = info[0].As<Napi::String>(), name = info[1].As<Napi::String>();
+  std::string path = PathArg(info[0]), name = info[1].As<Napi::String>();
   Napi::Buffer<char> v = info[2].As<Napi::Buffer<char>>();
   if (lsetxattr(path.c_str(), name.c_str(), v.Data(), v.Length(), 0) < 0) return SysError(info.Env(), "lsetxattr", path, errno);
   return info.Env().Undefined();
@@ -56,7 +64,7 @@ Napi::Value Lsetxattr(const Napi::CallbackInfo &info) {
 // lgetxattr(path, name): Buffer, or null when the attribute is absent.
 Napi::Value Lgetxattr(const Napi::CallbackInfo &info) {
   if (!CheckArgs(info, 2, "lgetxattr(path: string, name: string)")) return info.Env().Undefined();
-  std::string path = info[0].As<Napi::String>(), name = info[1].As<Napi::String>();
+  std::string path = PathArg(info[0]), name = info[1].As<Napi::String>();
   ssize_t n = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
   if (n < 0) return errno == ENODATA ? info.Env().Null() : SysError(info.Env(), "lgetxattr", path, errno);
   std::vector<char> buf(static_cast<size_t>(n) + 1);
@@ -68,7 +76,7 @@ Napi::Value Lgetxattr(const Napi::CallbackInfo &info) {
 // llistxattr(path): string[]
 Napi::Value Llistxattr(const Napi::CallbackInfo &info) {
   if (!CheckArgs(info, 1, "llistxattr(path: string)")) return info.Env().Undefined();
-  std::string path = info[0].As<Napi::String>();
+  std::string path = PathArg(info[0]);
   ssize_t n = llistxattr(path.c_str(), nullptr, 0);
   if (n < 0) return (errno == ENOTSUP) ? Napi::Array::New(info.Env()) : SysError(info.Env(), "llistxattr", path, errno);
   std::vector<char> buf(static_cast<size_t>(n) + 1);
@@ -88,7 +96,7 @@ Napi::Value Llistxattr(const Napi::CallbackInfo &info) {
 // user namespace may create (mknod(2); allowed for 0:0 since Linux 5.8).
 Napi::Value Mknod(const Napi::CallbackInfo &info) {
   if (!CheckArgs(info, 4, "mknod(path: string, mode: number, major: number, minor: number)")) return info.Env().Undefined();
-  std::string path = info[0].As<Napi::String>();
+  std::string path = PathArg(info[0]);
   mode_t mode = info[1].As<Napi::Number>().Uint32Value();
   dev_t dev = makedev(info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Uint32Value());
   if (mknod(path.c_str(), mode, dev) < 0) return SysError(info.Env(), "mknod", path, errno);

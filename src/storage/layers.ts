@@ -59,7 +59,7 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   fs.mkdirSync(stage, { mode: 0o700 });
   let res: { diffId: string; size: number; entries: number; notes: string[] };
   try {
-    ({ result: res } = await runWorker<typeof res>('unpack', [path.join(stage, 'diff')], stream));
+    ({ result: res } = await runWorker<typeof res>('unpack', [path.join(stage, 'diff'), expected ? `layer ${expected.slice(7, 19)}` : 'layer'], stream));
   } catch (e) {
     await removeTrees([stage]).catch(() => undefined);
     throw e;

@@ -4,15 +4,15 @@ import * as fs from 'node:fs';
 type Op = (args: string[]) => Promise<unknown>;
 
 const ops: Record<string, Op> = {
-  /** unpack DEST: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id. */
-  async unpack([dest]) {
+  /** unpack DEST [LABEL]: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id. */
+  async unpack([dest, label = 'layer']) {
     const { decompressStream, digestStream } = require('../image/decompress') as typeof import('../image/decompress');
     const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
     fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
-    const plain = decompressStream(process.stdin);
+    const plain = decompressStream(process.stdin, undefined, label);
     const { stream, digest } = digestStream();
     plain.on('error', (e) => stream.destroy(e));
-    const res = await unpackLayer(plain.pipe(stream), dest, { rootless: true });
+    const res = await unpackLayer(plain.pipe(stream), dest, { rootless: true, label });
     const d = await digest;
     return { diffId: d.digest, size: d.size, entries: res.entries, notes: res.notes };
   },
