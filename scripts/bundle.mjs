@@ -1,4 +1,5 @@
 // Bundles the CLI into dist/ with esbuild: one file, so `lodger run` starts without resolving a module tree.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 await build({
@@ -15,3 +16,6 @@ await build({
   // proper-lockfile's graceful-fs is replaced by plain fs (see src/storage/fsShim.js).
   alias: { 'graceful-fs': './src/storage/fsShim.js' },
 });
+
+// A new bundle invalidates the code cache bin/lodger keeps beside it.
+for (const f of ['dist/lodger.js.cache', 'dist/lodger.js.cache.run']) rmSync(f, { force: true });
