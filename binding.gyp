@@ -11,10 +11,13 @@
         "addon/helper/mounts.c",
         "addon/helper/process.c",
         "addon/helper/supervise.c",
-        "addon/helper/monitor.c"
+        "addon/helper/monitor.c",
+        "addon/helper/caps.c",
+        "addon/helper/seccomp.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
-      "ldflags": []
+      "ldflags": [],
+      "libraries": ["-lseccomp"]
     },
     {
       "target_name": "lodger_native",

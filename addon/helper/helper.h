@@ -61,6 +61,8 @@ struct plan {
   /* exec into a running container */
   pid_t target_pid;
   const char *join_ns[8]; int njoin;
+  /* the process's capabilities, no_new_privs and seccomp filter (caps.c), NULL when the plan sets none */
+  struct security *sec;
 };
 
 int plan_read(int fd, struct plan *p, struct lerr *e);
@@ -101,5 +103,21 @@ static inline void closep(int *fd) { if (*fd >= 0) { extern int close(int); clos
 
 ssize_t write_all(int fd, const void *buf, size_t n);
 ssize_t read_all(int fd, void *buf, size_t n);
+
+/* caps.c, seccomp.c: what the container's process may do, as the CLI decided it from --cap-add/--cap-drop,
+ * --privileged and --security-opt. Records: "caps B E P I A" (comma-separated capability numbers),
+ * "no-new-privileges", "seccomp DEFAULT ARCH…", "seccomp-rule ACTION NCOND COND… NAME…". */
+struct security {
+  int have_caps;         /* without a "caps" record the process keeps what it has (store workers) */
+  uint64_t bounding, effective, permitted, inheritable, ambient;
+  int no_new_privs;
+  const char *seccomp_default;   /* NULL: no filter */
+  const char **seccomp_arches; int nseccomp_arches;
+  struct step *seccomp_rules; int nseccomp_rules, cap_seccomp_rules;
+};
+int security_record(struct security **sp, const char *op, int argc, const char **argv, struct lerr *e);
+int security_before_ids(const struct security *s, struct lerr *e);
+int security_before_exec(const struct security *s, struct lerr *e);
+int seccomp_apply(const struct security *s, struct lerr *e);
 
 #endif

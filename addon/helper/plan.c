@@ -108,6 +108,10 @@ int plan_read(int fd, struct plan *p, struct lerr *e) {
     else if (!strcmp(op, "detach") && argc == 2) { p->log_path = a[0]; p->state_path = a[1]; free(tok); }
     else if (!strcmp(op, "restart") && argc == 2) { p->restart_policy = a[0]; p->restart_max = atoi(a[1]); free(tok); }
     else if (!strcmp(op, "target")) { p->target_pid = (pid_t)atoi(a[0]); free(tok); }
+    else if (!strcmp(op, "caps") || !strcmp(op, "no-new-privileges") || !strcmp(op, "seccomp") || !strcmp(op, "seccomp-rule")) {
+      /* caps.c; tok stays allocated: seccomp rules point into it */
+      if (security_record(&p->sec, op, argc, a, e) < 0) { free(tok); return -1; }
+    }
     else if (!strcmp(op, "join")) { for (int i = 0; i < argc && p->njoin < 8; i++) p->join_ns[p->njoin++] = a[i]; free(tok); }
     else {
       /* A step: kept (tok stays allocated for the helper's short life). */

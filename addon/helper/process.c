@@ -138,6 +138,8 @@ int setup_process_and_exec(struct plan *p, int errfd) {
     snprintf(e.detail, sizeof e.detail, "the working directory is outside the container's root filesystem");
     send_err_and_exit(errfd, &e, 125);
   }
+  /* Bounding set and PR_SET_KEEPCAPS while still root of the namespace (caps.c). */
+  if (security_before_ids(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);
   if (!p->setgroups_deny && setgroups((size_t)p->ngroups, p->groups) < 0) {
     fail(&e, "setgroups", "", errno);
     send_err_and_exit(errfd, &e, 125);
@@ -158,6 +160,11 @@ int setup_process_and_exec(struct plan *p, int errfd) {
     fail(&e, "exec", p->argv[0], ferr);
     send_err_and_exit(errfd, &e, exit_code_for_exec_errno(ferr));
   }
+  /* Nothing of ours reaches the command: every fd above stdio is closed on exec (CVE-2024-21626 class);
+   * done before the seccomp filter, which might deny close_range(2). */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* Capabilities, no_new_privs, seccomp: last, and before the --init fork so the init is confined too. */
+  if (security_before_exec(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);
   if (p->init) {
     pid_t child = fork();
     if (child < 0) { fail(&e, "fork", "init", errno); send_err_and_exit(errfd, &e, 125); }
@@ -170,8 +177,6 @@ int setup_process_and_exec(struct plan *p, int errfd) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
-  /* Nothing of ours reaches the command: every fd above stdio is closed on exec (CVE-2024-21626 class). */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   execve(exe, (char *const *)p->argv, (char *const *)p->env);
   int err = errno;
   fail(&e, "exec", p->argv[0], err);

@@ -23,14 +23,22 @@ export function callerMapping(userns?: string): IdMapping {
  * re-executes itself as `__worker OP ARGS…` there, through the helper, and reads one JSON result line.
  */
 export async function runWorker<T>(op: string, args: string[], input?: Readable, mapping = callerMapping()): Promise<WorkerResult<T>> {
-  const plan = new Plan()
-    .namespaces(['mnt'])
-    .idmap(mapping)
+  const plan = new Plan().namespaces(['mnt']).idmap(mapping);
+  return runWorkerPlan<T>('run', plan, op, args, input, mapping.user);
+}
+
+/**
+ * Runs the worker with a plan the caller has begun: 'run' with its namespaces, id maps and prepare
+ * steps (e.g. a container's overlay mounted for the worker only), or 'exec' joining a running
+ * container's namespaces. The worker's process, environment and protocol are added here.
+ */
+export async function runWorkerPlan<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], input?: Readable, user = callerMapping().user): Promise<WorkerResult<T>> {
+  plan
     .add('stdin', input ? 'inherit' : 'null')
     .add('user', '0', '0')
     .add('env', ...envForWorker())
     .add('argv', process.execPath, path.join(packageRoot(), 'dist', 'lodger.js'), '__worker', op, ...args);
-  const h = spawnHelper('run', plan, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const h = spawnHelper(mode, plan, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   h.child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -41,7 +49,7 @@ export async function runWorker<T>(op: string, args: string[], input?: Readable,
     input.pipe(h.child.stdin!);
   }
   const { code } = await h.exited;
-  if (h.events.errors.length > 0) throw helperFailureToError(h.events.errors[0], { user: mapping.user, what: `store worker (${op})` });
+  if (h.events.errors.length > 0) throw helperFailureToError(h.events.errors[0], { user, what: `store worker (${op})` });
   const last = stdout.trim().split('\n').pop() ?? '';
   let parsed: { ok: boolean; result?: T; error?: { code: string; message: string } } | undefined;
   try { parsed = JSON.parse(last); } catch { /* fall through */ }
