@@ -72,8 +72,9 @@ export function idMappingForCaller(opts: IdMapOptions = {}): IdMapping {
     user,
   });
   if (opts.userns === 'single') return single();
-  const subuid = readRanges(opts.subuidFile ?? '/etc/subuid', user, uid);
-  const subgid = readRanges(opts.subgidFile ?? '/etc/subgid', user, uid);
+  // LODGER_SUBUID_FILE/LODGER_SUBGID_FILE: where an admin (or a test) keeps the ranges elsewhere.
+  const subuid = readRanges(opts.subuidFile ?? process.env.LODGER_SUBUID_FILE ?? '/etc/subuid', user, uid);
+  const subgid = readRanges(opts.subgidFile ?? process.env.LODGER_SUBGID_FILE ?? '/etc/subgid', user, uid);
   if (subuid.length === 0 || subgid.length === 0) {
     const file = subuid.length === 0 ? '/etc/subuid' : '/etc/subgid';
     return single(
