@@ -206,7 +206,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     const config = path.join(dir, 'config.yml');
     fs.writeFileSync(config, lines.join('\n').replace('ADDR', host) + '\n');
     const out = fs.openSync(logFile, 'a');
-    child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', out, out], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+    child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     try {
       await waitReady(host, !!tlsFiles, child, logFile);
