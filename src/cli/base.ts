@@ -23,6 +23,25 @@ export abstract class LodgerCommand extends Command {
     }
   }
 
+  /**
+   * Docker's way with several objects: act on each, print what failed as one line, go on with the
+   * rest, and exit non-zero if any failed. FN returns the line to print for a success (or nothing).
+   */
+  async eachRef(refs: string[], fn: (ref: string) => Promise<string | string[] | void>, failCode = 125): Promise<number> {
+    let code = 0;
+    for (const ref of refs) {
+      try {
+        const out = await fn(ref);
+        for (const line of out === undefined ? [] : Array.isArray(out) ? out : [out]) this.context.stdout.write(line + '\n');
+      } catch (e) {
+        if (!(e instanceof LodgerError)) throw e;
+        this.context.stderr.write(`lodger: ${e.message}\n`);
+        code = failCode;
+      }
+    }
+    return code;
+  }
+
   /** The store paths, honouring --root and LODGER_ROOT. */
   async store() {
     const { storePaths } = await import('../storage/paths');

@@ -8,6 +8,14 @@ import { PsCommand } from './commands/ps';
 import { RmCommand } from './commands/rm';
 import { RmiCommand } from './commands/rmi';
 import { RunCommand } from './commands/run';
+import { CpCommand } from './commands/cp';
+import { CommitCommand } from './commands/commit';
+import { ExportCommand } from './commands/export';
+import { SaveCommand } from './commands/save';
+import { TopCommand } from './commands/top';
+import { RenameCommand } from './commands/rename';
+import { ContainerPruneCommand, ImagePruneCommand } from './commands/prune';
+import { SystemDfCommand } from './commands/systemDf';
 import { CreateCommand, KillCommand, RestartCommand, StartCommand, StopCommand, WaitCommand } from './commands/lifecycle';
 import { LogsCommand } from './commands/logs';
 import { ExecCommand } from './commands/exec';
@@ -15,7 +23,7 @@ import { InspectCommand } from './commands/inspect';
 import { PauseCommand, StatsCommand, UnpauseCommand } from './commands/stats';
 import { LoginCommand, LogoutCommand, PullCommand, PushCommand, TagCommand } from './commands/registry';
 
-export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand];
+export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__worker') {

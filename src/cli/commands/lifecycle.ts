@@ -19,22 +19,10 @@ export class CreateCommand extends ContainerOptionsCommand {
 }
 
 /** Runs FN for each container reference, printing the reference on success (Docker's style). */
-async function eachContainer(cmd: LodgerCommand, refs: string[], fn: (id: string) => Promise<void>): Promise<number> {
+export async function eachContainer(cmd: LodgerCommand, refs: string[], fn: (id: string) => Promise<void>): Promise<number> {
   const { resolveContainer } = await import('../../storage/containers');
-  const { LodgerError } = await import('../../errors');
   const p = await cmd.store();
-  let code = 0;
-  for (const ref of refs) {
-    try {
-      await fn(resolveContainer(p, ref));
-      cmd.context.stdout.write(ref + '\n');
-    } catch (e) {
-      if (!(e instanceof LodgerError)) throw e;
-      cmd.context.stderr.write(`lodger: ${e.message}\n`);
-      code = 125;
-    }
-  }
-  return code;
+  return cmd.eachRef(refs, async (ref) => { await fn(resolveContainer(p, ref)); return ref; });
 }
 
 export class StartCommand extends LodgerCommand {

@@ -12,19 +12,9 @@ export class RmCommand extends LodgerCommand {
     const { resolveContainer } = await import('../../storage/containers');
     const { removeContainer } = await import('../../runtime/remove');
     const p = await this.store();
-    let code = 0;
-    for (const ref of this.containers) {
-      try {
-        const id = resolveContainer(p, ref);
-        await removeContainer(p, id, this.force);
-        this.context.stdout.write(`${ref}\n`);
-      } catch (e) {
-        const { LodgerError } = await import('../../errors');
-        if (!(e instanceof LodgerError)) throw e;
-        this.context.stderr.write(`lodger: ${e.message}\n`);
-        code = 1;
-      }
-    }
-    return code;
+    return this.eachRef(this.containers, async (ref) => {
+      await removeContainer(p, resolveContainer(p, ref), this.force);
+      return ref;
+    }, 1);
   }
 }

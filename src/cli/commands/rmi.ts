@@ -11,19 +11,9 @@ export class RmiCommand extends LodgerCommand {
   async run(): Promise<number> {
     const { removeImage } = await import('../../image/remove');
     const p = await this.store();
-    let code = 0;
-    for (const ref of this.images) {
-      try {
-        const r = await removeImage(p, ref, this.force);
-        for (const u of r.untagged) this.context.stdout.write(`Untagged: ${u}\n`);
-        for (const d of r.deleted) this.context.stdout.write(`Deleted: ${d}\n`);
-      } catch (e) {
-        const { LodgerError } = await import('../../errors');
-        if (!(e instanceof LodgerError)) throw e;
-        this.context.stderr.write(`lodger: ${e.message}\n`);
-        code = 1;
-      }
-    }
-    return code;
+    return this.eachRef(this.images, async (ref) => {
+      const r = await removeImage(p, ref, this.force);
+      return [...r.untagged.map((u) => `Untagged: ${u}`), ...r.deleted.map((d) => `Deleted: ${d}`)];
+    }, 1);
   }
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 import { table } from '../format';
+import { eachContainer } from './lifecycle';
 
 export class StatsCommand extends LodgerCommand {
   static override paths = [['stats'], ['container', 'stats']];
@@ -30,28 +31,24 @@ export class StatsCommand extends LodgerCommand {
   }
 }
 
-export class PauseCommand extends LodgerCommand {
-  static override paths = [['pause'], ['container', 'pause']];
-  static override usage = Command.Usage({ description: 'Freeze all processes of containers (cgroup.freeze)' });
+abstract class FreezeCommand extends LodgerCommand {
+  abstract readonly freeze: boolean;
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
     const { pauseContainer } = await import('../../runtime/stats');
-    const { resolveContainer } = await import('../../storage/containers');
     const p = await this.store();
-    for (const c of this.containers) { await pauseContainer(p, resolveContainer(p, c), true); this.context.stdout.write(c + '\n'); }
-    return 0;
+    return eachContainer(this, this.containers, (id) => pauseContainer(p, id, this.freeze));
   }
 }
 
-export class UnpauseCommand extends LodgerCommand {
+export class PauseCommand extends FreezeCommand {
+  static override paths = [['pause'], ['container', 'pause']];
+  static override usage = Command.Usage({ description: 'Freeze all processes of containers (cgroup.freeze)' });
+  readonly freeze = true;
+}
+
+export class UnpauseCommand extends FreezeCommand {
   static override paths = [['unpause'], ['container', 'unpause']];
   static override usage = Command.Usage({ description: 'Thaw paused containers' });
-  containers = Option.Rest({ required: 1 });
-  async run(): Promise<number> {
-    const { pauseContainer } = await import('../../runtime/stats');
-    const { resolveContainer } = await import('../../storage/containers');
-    const p = await this.store();
-    for (const c of this.containers) { await pauseContainer(p, resolveContainer(p, c), false); this.context.stdout.write(c + '\n'); }
-    return 0;
-  }
+  readonly freeze = false;
 }
