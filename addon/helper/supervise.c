@@ -241,15 +241,22 @@ static int should_restart(struct plan *p, int code, int restarts) {
   return !strcmp(p->restart_policy, "always") || !strcmp(p->restart_policy, "unless-stopped");
 }
 
-int cmd_run(struct plan *p, int ctlfd) {
-  struct lerr e = {0};
-  int detached = p->state_path != NULL;
-  pid_t cli = detached ? -1 : getppid();
+/* Blocks the signals we relay and returns a signalfd for them, before any child exists to miss one. */
+static int signal_fd(struct lerr *e) {
   sigset_t fwd;
   forward_set(&fwd);
   sigprocmask(SIG_BLOCK, &fwd, NULL);
   int sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd < 0) { fail(&e, "signalfd", "", errno); report_error(&e); return 125; }
+  if (sfd < 0) fail(e, "signalfd", "", errno);
+  return sfd;
+}
+
+int cmd_run(struct plan *p, int ctlfd) {
+  struct lerr e = {0};
+  int detached = p->state_path != NULL;
+  pid_t cli = detached ? -1 : getppid();
+  int sfd = signal_fd(&e);
+  if (sfd < 0) { report_error(&e); return 125; }
   if (detached && p->log_path && log_open(p->log_path) < 0) { fail(&e, "open-log", p->log_path, errno); report_error(&e); return 125; }
 
   if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
@@ -298,10 +305,8 @@ int cmd_exec(struct plan *p, int ctlfd) {
   /* exec -d: nobody waits for us; the CLI's exit must not kill the process. */
   int detached = p->state_path != NULL;
   pid_t cli = detached ? -1 : getppid();
-  sigset_t fwd;
-  forward_set(&fwd);
-  sigprocmask(SIG_BLOCK, &fwd, NULL);
-  int sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sfd = signal_fd(&e);
+  if (sfd < 0) { report_error(&e); return 125; }
   char path[4096];
   /* Open every namespace and the cgroup first: after joining the mount namespace the host paths are gone. */
   int nsfd[7];
