@@ -7,7 +7,7 @@ import { LodgerError, fsError } from '../errors';
 import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { digestHex, storeLayer } from '../storage/layers';
-import type { StorePaths } from '../storage/paths';
+import { ensureStore, type StorePaths } from '../storage/paths';
 import { MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest } from './config';
 
 /** Extracts the archive's regular files into DIR; names are confined to DIR (no "..", no absolute paths). */
@@ -78,7 +78,8 @@ function qualifyDockerName(n: string): string {
 }
 
 export async function loadArchive(p: StorePaths, file: string): Promise<ImageRecord[]> {
-  fs.mkdirSync(p.tmp, { recursive: true });
+  // A fresh store has no blobs/ or layers/ yet: putBlob writes straight into blobs/.
+  ensureStore(p);
   const dir = fs.mkdtempSync(path.join(p.tmp, 'load-'));
   try {
     await extractOuter(file, dir);

@@ -6,6 +6,7 @@ import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { hostIdFor, type IdMapping } from './idmap';
 import { Plan } from './plan';
+import { securityRecords, securitySettings } from './security';
 
 /** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
 export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -85,7 +86,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     plan.bind(m.Source, m.Destination, m.RW ? ['rec'] : ['rec', 'ro']);
   }
   plan.mkdir(i.process.cwd);
-  if (!rec.HostConfig.Privileged) {
+  if (!rec.HostConfig.Privileged && !securitySettings(rec.HostConfig.SecurityOpt ?? []).unmaskSystemPaths) {
     for (const m of MASKED_PATHS) plan.mask(m);
     for (const r of READONLY_PATHS) plan.readonly(r);
   }
@@ -103,6 +104,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
   plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
   plan.add('user', String(i.process.uid), String(i.process.gid));
+  // Capabilities, no_new_privs and seccomp for this user (security.ts; carried out by caps.c/seccomp.c).
+  for (const r of securityRecords(rec.HostConfig, i.process.uid)) plan.add(...r);
   if (i.process.groups.length) plan.add('groups', ...(i.process.groups.map(String) as [string, ...string[]]));
   plan.add('cwd', i.process.cwd);
   if (i.process.env.length) plan.add('env', ...(i.process.env as [string, ...string[]]));

@@ -13,6 +13,7 @@ import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
 import { hostsFile, resolvConf } from './etcFiles';
 import type { IdMapping } from './idmap';
 import type { CreateOptions } from './options';
+import { checkSecurityOptions } from './security';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
 export function parseEnv(env: string[], envFiles: string[]): string[] {
@@ -76,6 +77,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const { entrypoint, cmd } = resolveCommand(cfg, o.command, o.entrypoint);
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   const mounts = o.volumes.map(parseVolume);
+  const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   checkCgroupRequest(o.resources, cgMode);
   const driver = await chooseDriver(p, mapping, o.storageDriver);
@@ -120,7 +122,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       ExtraHosts: o.addHost,
       CapAdd: o.capAdd,
       CapDrop: o.capDrop,
-      SecurityOpt: o.securityOpt,
+      SecurityOpt: securityOpt,
       UsernsMode: mapping.setgroupsDeny ? 'single' : '',
       Resources: o.resources,
       Cgroups: cgMode,

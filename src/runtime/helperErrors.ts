@@ -1,5 +1,6 @@
 // Turns the helper's {step, path, errno, detail} records into LodgerErrors that say what failed and what to do.
 import { EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, LodgerError, errnoText } from '../errors';
+import { capabilityName } from './capabilities';
 import type { HelperFailure } from './helperProcess';
 
 export interface FailureContext { user?: string; what?: string }
@@ -38,6 +39,29 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
       return new LodgerError('CGROUP_FAILED', `place the ${what} in its cgroup ${f.path}: ${why} — run with --cgroups=disabled if this host does not delegate cgroups to you`);
     case 'open-namespace':
       return new LodgerError('NOT_RUNNING', `join the ${what}'s namespaces (${f.path}): ${why} — is the container still running?`, EXIT_CANNOT_INVOKE);
+    case 'open-in-rootfs':
+      // mounts.c resolves container paths with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS (openat2(2)).
+      return new LodgerError('ROOTFS_PATH', `set up ${f.path} in the ${what}'s root filesystem (as a mount point or the working directory): ${why} — ` +
+        (f.errno === 40
+          ? 'a path through /proc/*/fd, /proc/*/cwd or /proc/*/root leads outside the container and is refused; use a directory of the image'
+          : 'symbolic links are followed only inside the image; the image may link this path to something it does not contain'));
+    case 'mkdir':
+      return new LodgerError('ROOTFS_PATH', `create the directory ${f.path} for the ${what} (as a mount point or the working directory): ${why}` +
+        (/^\/(proc|sys)\//.test(f.path) ? " — /proc and /sys belong to the kernel: nothing can be created there, and they cannot hold the working directory; use a directory of the image" : ''));
+    // caps.c and seccomp.c carry out what security.ts decided from --cap-add/--cap-drop/--privileged/--security-opt.
+    case 'drop-capability':
+    case 'raise-ambient-capability':
+      return new LodgerError('CAPABILITIES_FAILED', `${f.step === 'drop-capability' ? 'drop' : 'raise'} ${capabilityName(Number(f.path))} for the ${what}: ${why} — check --cap-add/--cap-drop`);
+    case 'get-capabilities':
+    case 'set-capabilities':
+    case 'keep-capabilities':
+    case 'clear-ambient-capabilities':
+      return new LodgerError('CAPABILITIES_FAILED', `set the capabilities of the ${what}'s process (${f.step}): ${why}${f.detail ? ` — ${f.detail}` : ''}`);
+    case 'no-new-privileges':
+      return new LodgerError('SECURITY_FAILED', `set no_new_privs for the ${what}: ${why} — this kernel may be too old for --security-opt no-new-privileges`);
+    case 'seccomp':
+    case 'seccomp-rule':
+      return new LodgerError('SECCOMP_FAILED', `load the seccomp filter of the ${what}${f.step === 'seccomp-rule' ? ` (rule for ${f.path})` : ''}: ${f.detail ? `${f.detail}: ` : ''}${why} — fix the profile given with --security-opt seccomp=FILE, or run with --security-opt seccomp=unconfined`);
     default:
       return new LodgerError('HELPER_' + f.step.toUpperCase().replace(/-/g, '_'),
         `${f.step} ${f.path} for the ${what}: ${why}${f.detail ? ` (${f.detail})` : ''}`);

@@ -30,11 +30,21 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
     await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform });
   }
   const { rec } = await createContainer(p, o, mapping);
-  if (o.detach) {
-    const { startDetached } = await import('./detach');
-    await startDetached(p, rec, mapping);
-    process.stdout.write(rec.Id + '\n');
-    return 0;
+  try {
+    if (o.detach) {
+      const { startDetached } = await import('./detach');
+      await startDetached(p, rec, mapping);
+      process.stdout.write(rec.Id + '\n');
+      return 0;
+    }
+    return await startForeground(p, rec, mapping);
+  } catch (e) {
+    // --rm: a container that failed to start (e.g. -u names a user the image lacks, found only once the
+    // record exists) is removed like one that ran; the helper's own cleanup covers failures after it started.
+    if (o.rm) {
+      const { removeContainer } = await import('./remove');
+      await removeContainer(p, rec.Id, true).catch(() => undefined);
+    }
+    throw e;
   }
-  return startForeground(p, rec, mapping);
 }

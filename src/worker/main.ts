@@ -28,6 +28,22 @@ const ops: Record<string, Op> = {
     await applyLayerDir(layerDir, rootfs);
     return {};
   },
+  /** cp REQUEST-JSON: copy between a container's root and the host (containerCopy.ts). */
+  async cp([req]) {
+    const { copy } = require('./containerCopy') as typeof import('./containerCopy');
+    return copy(JSON.parse(req));
+  },
+  /** pack ROOT OUTFILE rootfs|diff: tar the contents of ROOT (export; an overlay upper as a layer for commit). */
+  async pack([root, out, mode]) {
+    const { packToFile } = require('./treeTar') as typeof import('./treeTar');
+    const fd = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try { return packToFile({ dirFd: fd, name: null }, Buffer.alloc(0), out, { mode: mode === 'diff' ? 'diff' : 'rootfs' }); } finally { fs.closeSync(fd); }
+  },
+  /** du PATH…: apparent sizes of trees (container layers) for `system df` and `container prune`. */
+  async du(paths) {
+    const { treeSize } = require('./diskUsage') as typeof import('./diskUsage');
+    return paths.map(treeSize);
+  },
 };
 
 export async function workerMain(argv: string[]): Promise<number> {
