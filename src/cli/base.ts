@@ -12,7 +12,10 @@ export abstract class LodgerCommand extends Command {
     try {
       return (await this.run()) ?? 0;
     } catch (e) {
-      if (e instanceof UsageError) throw e;
+      if (e instanceof UsageError) {
+        this.context.stderr.write(this.cli.error(e, { command: this }));
+        return 125;
+      }
       if (e instanceof LodgerError) {
         this.context.stderr.write(`lodger: ${e.message}\n`);
         return e.exitCode;

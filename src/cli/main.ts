@@ -1,5 +1,5 @@
 // The lodger CLI: dispatches `__worker` before loading anything else, then runs clipanion with every command.
-import { Builtins, Cli, UsageError } from 'clipanion';
+import { Builtins, Cli } from 'clipanion';
 import { ImportCommand } from './commands/import';
 import { ImagesCommand } from './commands/images';
 import { InfoCommand, VersionCommand } from './commands/info';
@@ -50,16 +50,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(cli.error(e as Error, { command: null }));
     return 125;
   }
-  try {
-    const code = await command.validateAndExecute();
-    return code;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(cli.error(e, { command }));
-      return 125;
-    }
-    throw e;
-  }
+  // cli.run gives the command its `cli` (help, usage) and context, and answers --help itself.
+  return cli.run(command, context);
 }
 
 main(process.argv.slice(2)).then(
