@@ -8,6 +8,7 @@ import { helperFailureToError } from './helperErrors';
 import { mustRecord } from './lifecycle';
 import { Plan } from './plan';
 import { processSpec } from './start';
+import { securityRecords } from './security';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
 
@@ -30,6 +31,8 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   // With a single-id mapping setgroups(2) is denied in the container's user namespace.
   if (rec.HostConfig.UsernsMode === 'single') plan.add('setgroups-deny');
   plan.add('user', String(proc.uid), String(proc.gid));
+  // The exec'd process gets the container's capabilities and seccomp filter, never more.
+  for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
   if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
   plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
   if (o.detach) plan.add('detach', '/dev/null', '/dev/null');

@@ -3,6 +3,7 @@ import { LodgerError } from '../errors';
 import { findImage } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
+import { checkSecurityOptions } from './security';
 import type { CreateOptions } from './options';
 import { startForeground } from './start';
 import { callerMapping } from './usernsWorker';
@@ -25,6 +26,8 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
   if (o.detach && o.rm && o.restart && o.restart !== 'no') {
     throw new LodgerError('BAD_OPTIONS', '--rm and --restart cannot be combined: a container that restarts is never removed');
   }
+  // Bad flags fail before anything is downloaded.
+  checkSecurityOptions(o);
   if (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image))) {
     const { ensureImage } = await import('../image/pull');
     await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform });

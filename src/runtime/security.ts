@@ -77,27 +77,31 @@ export function checkSecurityOptions(o: { capAdd: string[]; capDrop: string[]; s
   return o.securityOpt.map((opt) => parseOne(opt, readFile).stored);
 }
 
-/** The settings recorded in a container's SecurityOpt (already checked at create). */
-export function securitySettings(securityOpt: string[]): SecuritySettings {
+/** The settings recorded in a container's SecurityOpt (checked at create; a profile is recorded inline, but a
+ * record that names a file, from an older lodger, still works while the file is there). */
+export function securitySettings(securityOpt: string[], readFile = readProfile): SecuritySettings {
   const s: SecuritySettings = { noNewPrivileges: false, seccomp: 'default', unmaskSystemPaths: false };
-  for (const opt of securityOpt) {
-    parseOne(opt, () => { throw badOpt(opt, 'a recorded profile must be inline'); }).apply(s);
-  }
+  for (const opt of securityOpt) parseOne(opt, readFile).apply(s);
   return s;
 }
 
 /**
- * The helper records for a process of the container running as UID: its capability sets, no_new_privs, and
- * the seccomp filter. --privileged means no filter unless one is named (as Docker), and every capability.
+ * The helper records for a process of the container running as UID — its first process, or one started by
+ * `exec` (which must get the same: a process joining the namespaces otherwise holds every capability of
+ * them and no filter): its capability sets, no_new_privs, and the seccomp filter. A --privileged container
+ * gets every capability and no filter unless one is named (as Docker); `exec --privileged` (EXEC_PRIVILEGED)
+ * gets every capability but keeps the container's filter.
  */
-export function securityRecords(hc: SecurityConfig, uid: number): PlanRecord[] {
+export function securityRecords(hc: SecurityConfig, uid: number, opts: { execPrivileged?: boolean } = {}): PlanRecord[] {
   const settings = securitySettings(hc.SecurityOpt ?? []);
-  const caps = containerCapabilities({ capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], privileged: hc.Privileged });
+  const containerCaps = containerCapabilities({ capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], privileged: hc.Privileged });
+  const caps = opts.execPrivileged ? containerCapabilities({ capAdd: [], capDrop: [], privileged: true }) : containerCaps;
   const records: PlanRecord[] = [capabilityRecord(processCapabilities(caps, uid))];
   if (settings.noNewPrivileges) records.push(['no-new-privileges']);
   let profile: SeccompProfile | undefined;
   if (settings.seccomp === 'default') profile = hc.Privileged ? undefined : defaultSeccompProfile();
   else if (settings.seccomp !== 'unconfined') profile = settings.seccomp;
-  if (profile) records.push(...seccompRecords(compileSeccomp(profile, { capabilities: caps })));
+  // The filter is the container's, as it was made for the container's capabilities.
+  if (profile) records.push(...seccompRecords(compileSeccomp(profile, { capabilities: containerCaps })));
   return records;
 }

@@ -33,7 +33,7 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
   label = Option.Array('-l,--label', [], { description: 'Set a label K=V' });
   capAdd = Option.Array('--cap-add', [], { description: 'Add a capability' });
   capDrop = Option.Array('--cap-drop', [], { description: 'Drop a capability' });
-  securityOpt = Option.Array('--security-opt', [], { description: 'no-new-privileges, seccomp=unconfined|FILE' });
+  securityOpt = Option.Array('--security-opt', [], { description: 'no-new-privileges, seccomp=unconfined|FILE, systempaths=unconfined' });
   memory = Option.String('-m,--memory', { description: 'Memory limit (e.g. 512m)' });
   memorySwap = Option.String('--memory-swap', { description: 'Memory plus swap limit, -1 for unlimited' });
   memoryReservation = Option.String('--memory-reservation', { description: 'Memory soft limit' });
