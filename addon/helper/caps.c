@@ -42,6 +42,7 @@ int security_record(struct security **sp, const char *op, int argc, const char *
     return 0;
   }
   if (!strcmp(op, "no-new-privileges") && argc == 0) { s->no_new_privs = 1; return 0; }
+  if (!strcmp(op, "seccomp-cache") && argc == 1) { s->seccomp_cache = a[0]; return 0; }
   if (!strcmp(op, "seccomp") && argc >= 1) {
     /* seccomp DEFAULT_ACTION ARCH… */
     s->seccomp_default = a[0];

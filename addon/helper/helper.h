@@ -114,10 +114,13 @@ struct security {
   const char *seccomp_default;   /* NULL: no filter */
   const char **seccomp_arches; int nseccomp_arches;
   struct step *seccomp_rules; int nseccomp_rules, cap_seccomp_rules;
+  const char *seccomp_cache;     /* where the compiled filter is kept between runs, or NULL */
+  void *bpf; size_t bpf_len;     /* the compiled filter (struct sock_filter[]), set by seccomp_prepare */
 };
 int security_record(struct security **sp, const char *op, int argc, const char **argv, struct lerr *e);
 int security_before_ids(const struct security *s, struct lerr *e);
 int security_before_exec(const struct security *s, struct lerr *e);
+int seccomp_prepare(struct security *s, struct lerr *e);
 int seccomp_apply(const struct security *s, struct lerr *e);
 
 #endif

@@ -108,7 +108,7 @@ int plan_read(int fd, struct plan *p, struct lerr *e) {
     else if (!strcmp(op, "detach") && argc == 2) { p->log_path = a[0]; p->state_path = a[1]; free(tok); }
     else if (!strcmp(op, "restart") && argc == 2) { p->restart_policy = a[0]; p->restart_max = atoi(a[1]); free(tok); }
     else if (!strcmp(op, "target")) { p->target_pid = (pid_t)atoi(a[0]); free(tok); }
-    else if (!strcmp(op, "caps") || !strcmp(op, "no-new-privileges") || !strcmp(op, "seccomp") || !strcmp(op, "seccomp-rule")) {
+    else if (!strcmp(op, "caps") || !strcmp(op, "no-new-privileges") || !strcmp(op, "seccomp") || !strcmp(op, "seccomp-rule") || !strcmp(op, "seccomp-cache")) {
       /* caps.c; tok stays allocated: seccomp rules point into it */
       if (security_record(&p->sec, op, argc, a, e) < 0) { free(tok); return -1; }
     }

@@ -259,6 +259,8 @@ int cmd_run(struct plan *p, int ctlfd) {
   if (sfd < 0) { report_error(&e); return 125; }
   if (detached && p->log_path && log_open(p->log_path) < 0) { fail(&e, "open-log", p->log_path, errno); report_error(&e); return 125; }
 
+  /* Compile (or read back) the seccomp filter while we still see the host's paths. */
+  if (seccomp_prepare(p->sec, &e) < 0) { report_error(&e); return 125; }
   if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
   for (int i = 0; i < p->nprepare; i++)
     if (run_step(&p->prepare[i], -1, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
@@ -319,6 +321,7 @@ int cmd_exec(struct plan *p, int ctlfd) {
       if (nsfd[i] < 0) { failf(&e, "open-namespace", path, errno, "is the container still running?"); report_error(&e); return 126; }
     }
   }
+  if (seccomp_prepare(p->sec, &e) < 0) { report_error(&e); return 125; }
   int cgfd = -1;
   if (p->cgroup) {
     snprintf(path, sizeof path, "%s/cgroup.procs", p->cgroup);

@@ -102,6 +102,28 @@ export function securityRecords(hc: SecurityConfig, uid: number, opts: { execPri
   if (settings.seccomp === 'default') profile = hc.Privileged ? undefined : defaultSeccompProfile();
   else if (settings.seccomp !== 'unconfined') profile = settings.seccomp;
   // The filter is the container's, as it was made for the container's capabilities.
-  if (profile) records.push(...seccompRecords(compileSeccomp(profile, { capabilities: containerCaps })));
+  if (profile) {
+    const rules = seccompRecords(compileSeccomp(profile, { capabilities: containerCaps }));
+    records.push(...rules);
+    const cache = seccompCachePath(rules);
+    if (cache) records.push(['seccomp-cache', cache]);
+  }
   return records;
+}
+
+/**
+ * Where the helper keeps the BPF program compiled from these rules: named by their hash, in the
+ * private runtime dir, so each start after the first loads it instead of compiling the profile again.
+ */
+function seccompCachePath(rules: PlanRecord[]): string | undefined {
+  try {
+    const { runtimeDir } = require('../storage/paths') as typeof import('../storage/paths');
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const dir = require('node:path').join(runtimeDir(), 'seccomp') as string;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const key = crypto.createHash('sha256').update(process.arch).update(JSON.stringify(rules)).digest('hex');
+    return `${dir}/${key}.bpf`;
+  } catch {
+    return undefined;
+  }
 }
