@@ -56,7 +56,8 @@ struct plan {
   struct step setup[128]; int nsetup;
   struct step cleanup[64]; int ncleanup;
   /* detached: the helper is the container's monitor */
-  const char *log_path, *state_path;
+  int detached;                       /* "detach LOG": the helper is the monitor, the CLI leaves */
+  const char *log_path, *state_path;  /* "state PATH": where state.json is kept (both modes) */
   const char *restart_policy; int restart_max;
   /* exec into a running container */
   pid_t target_pid;

@@ -234,6 +234,7 @@ static int oom_killed(const char *dir) {
 static int should_restart(struct plan *p, int code, int restarts) {
   if (!p->restart_policy || !strcmp(p->restart_policy, "no")) return 0;
   char marker[4200];
+  if (!p->state_path) return 0;
   snprintf(marker, sizeof marker, "%s", p->state_path);
   char *slash = strrchr(marker, '/');
   if (slash) { snprintf(slash + 1, sizeof marker - (size_t)(slash + 1 - marker), "stop-requested"); if (access(marker, F_OK) == 0) return 0; }
@@ -253,7 +254,7 @@ static int signal_fd(struct lerr *e) {
 
 int cmd_run(struct plan *p, int ctlfd) {
   struct lerr e = {0};
-  int detached = p->state_path != NULL;
+  int detached = p->detached;
   pid_t cli = detached ? -1 : getppid();
   int sfd = signal_fd(&e);
   if (sfd < 0) { report_error(&e); return 125; }
@@ -273,22 +274,22 @@ int cmd_run(struct plan *p, int ctlfd) {
     int master, outp, errp2;
     pid_t child = start_init(p, &ctlfd, sfd, detached, &master, &outp, &errp2, &code);
     if (child < 0) break;
+    /* state.json has one writer, the container's supervisor: us, attached or detached. */
+    ms.running = 1; ms.pid = child; ms.exit_code = 0; ms.error[0] = 0;
+    now_rfc3339(ms.started_at, sizeof ms.started_at);
+    snprintf(ms.finished_at, sizeof ms.finished_at, "0001-01-01T00:00:00Z");
+    if (p->state_path) write_state(p->state_path, &ms);
     if (detached) {
-      ms.running = 1; ms.pid = child; ms.exit_code = 0; ms.error[0] = 0;
-      now_rfc3339(ms.started_at, sizeof ms.started_at);
-      snprintf(ms.finished_at, sizeof ms.finished_at, "0001-01-01T00:00:00Z");
-      write_state(p->state_path, &ms);
       /* The CLI has what it needs: from here on we answer to nobody (its exit must not stop us). */
       if (report_fd >= 0) { close(report_fd); report_fd = -1; }
       if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
     }
     code = supervise(child, cli, &ctlfd, master, outp, errp2, sfd, detached);
-    if (!detached) break;
     ms.running = 0; ms.exit_code = code;
     ms.oom_killed = oom_killed(p->cgroup);
     now_rfc3339(ms.finished_at, sizeof ms.finished_at);
-    if (!should_restart(p, code, ms.restart_count)) { write_state(p->state_path, &ms); break; }
-    write_state(p->state_path, &ms);
+    if (p->state_path) write_state(p->state_path, &ms);
+    if (!detached || !should_restart(p, code, ms.restart_count)) break;
     /* Back off like Docker: 100 ms doubling, at most 10 s between restarts. */
     int delay = 100 << (ms.restart_count < 7 ? ms.restart_count : 7);
     if (delay > 10000) delay = 10000;
@@ -305,7 +306,7 @@ static const char *ns_order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", 
 int cmd_exec(struct plan *p, int ctlfd) {
   struct lerr e = {0};
   /* exec -d: nobody waits for us; the CLI's exit must not kill the process. */
-  int detached = p->state_path != NULL;
+  int detached = p->detached;
   pid_t cli = detached ? -1 : getppid();
   int sfd = signal_fd(&e);
   if (sfd < 0) { report_error(&e); return 125; }

@@ -55,9 +55,3 @@ export async function removeCgroup(dir: string | undefined): Promise<void> {
   const cg = require('../cgroups') as typeof import('../cgroups');
   await cg.removeContainerCgroup(dir).catch(() => undefined);
 }
-
-export function wasOomKilled(dir: string | undefined): boolean {
-  if (!dir) return false;
-  const cg = require('../cgroups') as typeof import('../cgroups');
-  try { return cg.oomKilled(dir); } catch { return false; }
-}

@@ -27,7 +27,7 @@ export async function startDetached(p: StorePaths, rec: ContainerRecord, mapping
   const plan = buildContainerPlan({ store: p, rec, mapping, process: proc, removeOnExit: rec.HostConfig.AutoRemove, tty: rec.Config.Tty ? { rows: 24, cols: 80 } : undefined, keepStdin: false, cgroupPath });
   // The monitor removes the container's cgroup after the final exit (kill leftovers, then rmdir).
   if (cgroupPath) plan.inPhase('cleanup').add('rmdir-cgroup', cgroupPath);
-  plan.add('detach', logPath(p, rec.Id), path.join(dir, 'state.json'));
+  plan.add('detach', logPath(p, rec.Id)).add('state', path.join(dir, 'state.json'));
   plan.add('restart', rec.HostConfig.RestartPolicy.Name || 'no', String(rec.HostConfig.RestartPolicy.MaximumRetryCount || 0));
   const h = spawnHelper('run', plan, { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
   await h.settled;

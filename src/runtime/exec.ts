@@ -35,7 +35,7 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
   if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
   plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
-  if (o.detach) plan.add('detach', '/dev/null', '/dev/null');
+  if (o.detach) plan.add('detach', '/dev/null');
   const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: o.detach });
   if (o.detach) {
     await h.settled;

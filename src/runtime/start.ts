@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
 import { readImageFile } from '../image/layerLookup';
-import { containerDir, pidStartTime, readState, writeState, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
+import { containerDir, readState, writeState, ZERO_TIME, type ContainerRecord } from '../storage/containers';
 import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { buildContainerPlan, type ProcessSpec } from './containerPlan';
@@ -11,7 +11,7 @@ import { spawnHelper } from './helperProcess';
 import { helperFailureToError } from './helperErrors';
 import type { IdMapping } from './idmap';
 import { resolveUser } from './imageUser';
-import { createCgroupFor, removeCgroup, wasOomKilled } from './cgroupSetup';
+import { createCgroupFor, removeCgroup } from './cgroupSetup';
 
 /** The layer directories of the container's view, top first: its own upper layer, then the image's. */
 function viewLayers(p: StorePaths, rec: ContainerRecord): string[] {
@@ -38,10 +38,6 @@ export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: 
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-function runningState(pid: number): ContainerState {
-  return { Status: 'running', Running: true, Paused: false, Pid: pid, PidStartTime: pidStartTime(pid), ExitCode: 0, OOMKilled: false, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
-}
-
 /**
  * Runs the container attached to this terminal and returns its exit status. The helper dies with us:
  * if this CLI is killed, the helper reads EOF on its control fd, kills the container and cleans up.
@@ -51,31 +47,37 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
   const tty = rec.Config.Tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
   const cgroupPath = createCgroupFor(rec);
   const plan = buildContainerPlan({ store: p, rec, mapping, process: proc, removeOnExit: rec.HostConfig.AutoRemove, tty, keepStdin: rec.Config.OpenStdin, cgroupPath });
+  // The helper is the one writer of state.json (running, then exited) — also for --rm, before it
+  // removes the container, so `ps`, `kill` and `exec` see a foreground container like any other.
+  plan.add('state', path.join(containerDir(p, rec.Id), 'state.json'));
   const h = spawnHelper('run', plan, { stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
   const forward = (sig: NodeJS.Signals) => { h.child.kill(sig); };
   for (const s of FORWARDED) process.on(s, forward);
-  h.pid.then((pid) => {
-    if (!rec.HostConfig.AutoRemove) writeState(p, rec.Id, { ...runningState(pid), CgroupPath: cgroupPath });
-  }, () => undefined);
   const { code, signal } = await h.exited;
   for (const s of FORWARDED) process.off(s, forward);
-  const oom = wasOomKilled(cgroupPath);
   await removeCgroup(cgroupPath);
-  if (h.events.errors.length > 0) {
-    const err = helperFailureToError(h.events.errors[0], { user: mapping.user });
+  // Failures while tidying up after the exit are worth a warning, not the container's status.
+  const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
+  for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) process.stderr.write(`lodger: warning: ${helperFailureToError(f).message}\n`);
+  if (failures.length > 0) {
+    const err = helperFailureToError(failures[0], { user: mapping.user });
     if (!rec.HostConfig.AutoRemove) recordExit(p, rec, code, err.message);
     throw err.exitCode === 125 || code === 125 ? err : new LodgerError(err.code, err.message, code);
   }
-  const status = signal ? 128 + signalNumber(signal) : code;
-  if (!rec.HostConfig.AutoRemove) recordExit(p, rec, status, '', oom);
-  return status;
+  if (signal) {
+    // The helper itself was killed: nothing recorded the exit.
+    const status = 128 + signalNumber(signal);
+    if (!rec.HostConfig.AutoRemove) recordExit(p, rec, status, `lodger-helper was killed by ${signal}`);
+    return status;
+  }
+  return code;
 }
 
-/** The exit as state.json keeps it; the record may be gone already (rm -f from another CLI). */
-function recordExit(p: StorePaths, rec: ContainerRecord, code: number, error: string, oom = false): void {
+/** An exit the helper could not record (it failed before the command ran, or was killed); the record may be gone already. */
+function recordExit(p: StorePaths, rec: ContainerRecord, code: number, error: string): void {
   const prev = readState(p, rec.Id);
   try {
-    writeState(p, rec.Id, { Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, Error: error, StartedAt: prev?.StartedAt ?? ZERO_TIME, FinishedAt: new Date().toISOString() });
+    writeState(p, rec.Id, { Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: false, Error: error, StartedAt: prev?.StartedAt ?? ZERO_TIME, FinishedAt: new Date().toISOString() });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

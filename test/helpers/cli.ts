@@ -38,7 +38,8 @@ export function lodgerCommand(): { cmd: string; args: string[] } {
   if (!fs.existsSync(path.join(repoRoot, 'dist', 'lodger.js'))) {
     throw new Error(`${path.join(repoRoot, 'dist', 'lodger.js')} is missing: run \`npm run build\` first`);
   }
-  return { cmd: process.execPath, args: [bin] };
+  // '--': Node 20 would otherwise take a later --env-file (lodger run's flag) as its own option.
+  return { cmd: process.execPath, args: ['--', bin] };
 }
 
 /** The environment lodger runs with in tests. */
