@@ -51,8 +51,18 @@ export interface LoadRegistriesConfOptions {
 
 export const SYSTEM_REGISTRIES_CONF = '/etc/containers/registries.conf';
 
-export function userRegistriesConf(home = os.homedir()): string {
-  return path.join(home, '.config', 'lodger', 'registries.conf');
+/**
+ * The user's configuration directory: HOME/.config when a home is given, else $XDG_CONFIG_HOME (when
+ * absolute, as the XDG Base Directory spec requires), else ~/.config.
+ */
+export function userConfigDir(home?: string): string {
+  if (home !== undefined) return path.join(home, '.config');
+  const xdg = process.env.XDG_CONFIG_HOME;
+  return xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.config');
+}
+
+export function userRegistriesConf(home?: string): string {
+  return path.join(userConfigDir(home), 'lodger', 'registries.conf');
 }
 
 function confError(file: string, why: string): LodgerError {

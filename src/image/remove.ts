@@ -13,6 +13,9 @@ export interface RmiResult { untagged: string[]; deleted: string[] }
 export async function removeImage(p: StorePaths, ref: string, force: boolean): Promise<RmiResult> {
   const img = findImage(p, ref);
   if (!img) throw new LodgerError('IMAGE_NOT_FOUND', `no such image: ${ref} — see "lodger images"`);
+  if (img.readOnlyStore) {
+    throw new LodgerError('IMAGE_READ_ONLY', `remove image ${ref}: it lives in the read-only image store ${img.readOnlyStore} (LODGER_ADDITIONAL_STORES or additionalimagestores in storage.conf), which lodger never changes — ask its owner to remove it there`);
+  }
   const byName = nameCandidates(ref).find((n) => img.names.includes(n)) ?? img.names.find((n) => n.endsWith('/' + ref) || n.endsWith('/' + ref + ':latest'));
   const users = containerEntries(p).filter((c) => c.rec.ImageID === img.id);
   // Removing one of several names only untags; removing the last name (or by id) deletes the image.

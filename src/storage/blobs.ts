@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { LodgerError } from '../errors';
 import { writeFileAtomic } from './atomic';
-import { digestHex } from './layers';
+import { digestHex, stagingName } from './layers';
 import type { StorePaths } from './paths';
 
 export function blobPath(p: StorePaths, digest: string): string {
@@ -31,7 +31,7 @@ export function putBlob(p: StorePaths, bytes: Buffer): string {
  */
 export async function putBlobStream(p: StorePaths, src: Readable, expected?: string): Promise<{ digest: string; size: number }> {
   fs.mkdirSync(p.blobs, { recursive: true, mode: 0o700 });
-  const tmp = path.join(p.blobs, `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  const tmp = path.join(p.blobs, stagingName());
   const hash = crypto.createHash('sha256');
   let size = 0;
   src.on('data', (c: Buffer) => { hash.update(c); size += c.length; });

@@ -53,11 +53,17 @@ export interface ContainerRecord {
     CgroupParent?: string;
     Cgroups?: 'enabled' | 'disabled';
     Resources: Record<string, string | number>;
+    /** Host device nodes bound into the container (--device, CDI deviceNodes). */
+    Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
+    /** CDI device names asked for (Docker's form: driver "cdi"). */
+    DeviceRequests?: Array<{ Driver: string; DeviceIDs: string[] }>;
   };
   Mounts: MountRecord[];
   Driver: StorageDriverName;
   /** diff_ids bottom to top. */
   Layers: string[];
+  /** A squashfs image file the container runs from instead of store layers (Layers is then empty). */
+  SquashfsImage?: string;
 }
 
 export interface ContainerState {
@@ -126,12 +132,38 @@ export function pidStartTime(pid: number): number | undefined {
   }
 }
 
+/** Whether PID runs: it exists and is not a zombie (one that has exited and waits for a reaper, maybe a slow init). */
+export function pidRunning(pid: number): boolean {
+  try { process.kill(pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether PID is a zombie (or dying) that its supervisor MONITOR will not reap: after the monitor was
+ * killed the container's init is reparented and stays a zombie until some reaper gets to it.
+ */
+function orphanedZombie(pid: number, monitor: number | undefined): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (state === 'Z' || state === 'X') && Number(ppid) !== monitor;
+  } catch {
+    return false;
+  }
+}
+
 /** The state as it really is: a recorded "running" whose process is gone reads as exited (or dead). */
 export function liveState(st: ContainerState | undefined): ContainerState {
   const s: ContainerState = st ?? { Status: 'created', Running: false, Paused: false, Pid: 0, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
   if ((s.Status === 'running' || s.Status === 'paused') && s.Pid > 0) {
     const start = pidStartTime(s.Pid);
-    if (start === undefined || (s.PidStartTime !== undefined && start !== s.PidStartTime)) {
+    if (start === undefined || (s.PidStartTime !== undefined && start !== s.PidStartTime) || orphanedZombie(s.Pid, s.MonitorPid)) {
       return { ...s, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: s.ExitCode || 137, Error: s.Error || 'container process vanished without its exit being recorded (its monitor or CLI was killed)' };
     }
   }

@@ -3,7 +3,7 @@ import type { ImageConfig, ImageManifest } from '../image/config';
 import { readJson, writeJsonAtomic } from './atomic';
 import { readBlob } from './blobs';
 import { withStoreLock } from './lock';
-import type { StorePaths } from './paths';
+import { storePaths, type StorePaths } from './paths';
 
 export interface ImageRecord {
   /** sha256 digest of the config blob, as Docker's image ID. */
@@ -19,6 +19,8 @@ export interface ImageRecord {
   size: number;
   /** registry/repo@digest forms this image was pulled by. */
   repoDigests?: string[];
+  /** Set (never stored) on an image found in an additional read-only store: that store's root. */
+  readOnlyStore?: string;
 }
 
 interface IndexFile { version: 1; images: ImageRecord[] }
@@ -28,15 +30,34 @@ export function readIndex(p: StorePaths): ImageRecord[] {
 }
 
 function writeIndex(p: StorePaths, images: ImageRecord[]): void {
+  // readOnlyStore describes where a record was found, never what this store holds.
+  images = images.map(({ readOnlyStore: _, ...i }) => i);
   writeJsonAtomic(p.imagesIndex, { version: 1, images } satisfies IndexFile);
 }
 
+/** The store an image's blobs are in: ours, or the read-only store it was found in. */
+function blobStore(p: StorePaths, img: ImageRecord): StorePaths {
+  return img.readOnlyStore ? storePaths(img.readOnlyStore) : p;
+}
+
 export function imageConfig(p: StorePaths, img: ImageRecord): ImageConfig {
-  return JSON.parse(readBlob(p, img.id).toString('utf8')) as ImageConfig;
+  return JSON.parse(readBlob(blobStore(p, img), img.id).toString('utf8')) as ImageConfig;
 }
 
 export function imageManifest(p: StorePaths, img: ImageRecord): ImageManifest {
-  return JSON.parse(readBlob(p, img.manifestDigest).toString('utf8')) as ImageManifest;
+  return JSON.parse(readBlob(blobStore(p, img), img.manifestDigest).toString('utf8')) as ImageManifest;
+}
+
+/** Images of the additional read-only stores (additionalStores.ts), each marked with its store; ours first wins. */
+export function readOnlyImages(p: StorePaths): ImageRecord[] {
+  const { additionalStores } = require('./additionalStores') as typeof import('./additionalStores');
+  const out: ImageRecord[] = [];
+  for (const s of additionalStores(p)) {
+    let images: ImageRecord[];
+    try { images = readIndex(s); } catch { continue; }  // unreadable or half-written: not ours to fix
+    for (const i of images) out.push({ ...i, readOnlyStore: s.root });
+  }
+  return out;
 }
 
 /** Docker's rule, simplified for the local index: a name without a tag or digest means :latest. */
@@ -65,9 +86,17 @@ export function nameCandidates(ref: string): string[] {
   return out;
 }
 
-/** Finds an image by name, id, id prefix (≥ 3 hex digits) or name@digest. */
+/**
+ * Finds an image by name, id, id prefix (≥ 3 hex digits) or name@digest: in this store, else in the
+ * additional read-only stores (the result then carries readOnlyStore).
+ */
 export function findImage(p: StorePaths, ref: string): ImageRecord | undefined {
-  const images = readIndex(p);
+  const own = findIn(readIndex(p), ref);
+  if (own) return own;
+  return findIn(readOnlyImages(p), ref);
+}
+
+function findIn(images: ImageRecord[], ref: string): ImageRecord | undefined {
   const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
   if (/^[0-9a-f]{3,64}$/.test(hex)) {
     const byId = images.filter((i) => i.id.slice(7).startsWith(hex));

@@ -1,6 +1,7 @@
 // Layers in the store: one unpacked directory per diff_id, shared by every image that uses it.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LodgerError } from '../errors';
@@ -29,9 +30,15 @@ export function layerDir(p: StorePaths, diffId: string): string {
   return path.join(p.layers, digestHex(diffId));
 }
 
-/** The directory overlay uses as a lower layer. */
+/**
+ * The directory overlay uses as a lower layer: this store's, else that of an additional read-only
+ * store that has it (additionalStores.ts), else this store's path (where it would be).
+ */
 export function layerDiffDir(p: StorePaths, diffId: string): string {
-  return path.join(layerDir(p, diffId), 'diff');
+  const own = layerDir(p, diffId);
+  if (fs.existsSync(path.join(own, 'layer.json'))) return path.join(own, 'diff');
+  const { additionalLayerDiffDir } = require('./additionalStores') as typeof import('./additionalStores');
+  return additionalLayerDiffDir(p, digestHex(diffId)) ?? path.join(own, 'diff');
 }
 
 /** A layer counts as present only once its layer.json was written (last, atomically). */
@@ -39,9 +46,19 @@ export function getLayer(p: StorePaths, diffId: string): LayerRecord | undefined
   return readJson<LayerRecord>(path.join(layerDir(p, diffId), 'layer.json'));
 }
 
+/** This machine in staging names: on a store shared between hosts, a pid means something only on the host that wrote it. */
+const HOST_TAG = crypto.createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/**
+ * A staging name, `.tmp-<pid>-<host>-<random>` (layers/ and blobs/ use it): the pid and host let a later
+ * sweep tell a crashed CLI's leftovers from a running one's.
+ */
+export function stagingName(): string {
+  return `.tmp-${process.pid}-${HOST_TAG}-${crypto.randomBytes(6).toString('hex')}`;
+}
+
 function stagingDir(p: StorePaths): string {
-  // The pid in the name lets a later sweep tell a crashed CLI's leftovers from a running one's.
-  return path.join(p.layers, `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  return path.join(p.layers, stagingName());
 }
 
 /**
@@ -51,6 +68,7 @@ function stagingDir(p: StorePaths): string {
  */
 export async function storeLayer(p: StorePaths, stream: Readable, expected?: string): Promise<LayerRecord> {
   ensureStore(p);
+  await sweepStaleStaging(p);
   if (expected) {
     const have = getLayer(p, expected);
     if (have) { stream.resume(); return have; }
@@ -65,6 +83,12 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
     throw e;
   }
   for (const n of res.notes) process.stderr.write(`lodger: note: ${n}\n`);
+  if (res.notes.some((n) => n.startsWith('ownership not kept'))) {
+    const { fsKind } = require('./fsType') as typeof import('./fsType');
+    const kind = fsKind(p.root);
+    // A subordinate range does not help there: the file server refuses chown(2) to any id but ours.
+    if (kind.network) process.stderr.write(`lodger: note: the store ${p.root} is on ${kind.name}, a network or FUSE filesystem: its server refuses to give files to ids other than yours, so images with several owners lose them there — keep the store on a local disk (--root or LODGER_ROOT) for exact ownership\n`);
+  }
   if (expected && res.diffId !== expected) {
     await removeTrees([stage]);
     throw new LodgerError('DIFFID_MISMATCH', `layer content does not match its diff_id: expected ${expected}, got ${res.diffId} — the image is corrupt; pull or load it again`);
@@ -94,18 +118,30 @@ export async function removeTrees(paths: string[]): Promise<void> {
   }
 }
 
-/** Staging leftovers of CLIs that died mid-unpack (their pid is gone). */
+/** Staging leftovers (layers/ and blobs/) of CLIs on this host that died mid-unpack or mid-download: their pid is gone. */
 export function staleStaging(p: StorePaths): string[] {
-  let names: string[] = [];
-  try { names = fs.readdirSync(p.layers); } catch { return []; }
-  return names
-    .filter((n) => n.startsWith('.tmp-'))
-    .filter((n) => {
-      const pid = Number(n.split('-')[1]);
-      if (!pid || pid === process.pid) return false;
-      try { process.kill(pid, 0); return false; } catch { return true; }
-    })
-    .map((n) => path.join(p.layers, n));
+  const out: string[] = [];
+  for (const dir of [p.layers, p.blobs]) {
+    let names: string[] = [];
+    try { names = fs.readdirSync(dir); } catch { continue; }
+    for (const n of names) {
+      const [dot, pidText, host] = n.split('-');
+      const pid = Number(pidText);
+      if (dot !== '.tmp' || host !== HOST_TAG || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+      try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+      out.push(path.join(dir, n));
+    }
+  }
+  return out;
+}
+
+/**
+ * Removes what killed CLIs left staged (a pull SIGKILLed mid-layer leaves a tree of subordinate-id files
+ * its user cannot delete alone). Runs before each layer is stored; a failure here never fails the caller.
+ */
+export async function sweepStaleStaging(p: StorePaths): Promise<void> {
+  const stale = staleStaging(p);
+  if (stale.length > 0) await removeTrees(stale).catch(() => undefined);
 }
 
 export function listLayers(p: StorePaths): LayerRecord[] {

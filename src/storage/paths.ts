@@ -1,4 +1,5 @@
-// Where lodger keeps things: the persistent store (--root, LODGER_ROOT, XDG_DATA_HOME) and the runtime dir.
+// Where lodger keeps things: the persistent store (--root, LODGER_ROOT, XDG_DATA_HOME), the runtime dir, and where containers live.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +24,21 @@ export function storeRoot(override?: string): string {
   return path.join(data, 'lodger');
 }
 
+/** Creates DIR 0700 if missing and checks it is a private directory of ours (it may sit in a world-writable /tmp or /var/tmp). */
+function privateDir(dir: string, what: string, hint: string): string {
+  const uid = process.getuid?.() ?? 0;
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new LodgerError('RUNTIME_DIR_UNSAFE', `${what} ${dir} is not a private directory owned by uid ${uid} — remove it, or ${hint}`);
+  }
+  return dir;
+}
+
 /**
  * Runtime state (sockets, pid files): $XDG_RUNTIME_DIR/lodger, or — under ssh sessions and batch jobs
  * that have no XDG_RUNTIME_DIR — a private /tmp/lodger-run-<uid> that we create 0700 and check is ours.
@@ -31,30 +47,77 @@ export function runtimeDir(): string {
   const uid = process.getuid?.() ?? 0;
   const xdg = process.env.XDG_RUNTIME_DIR;
   if (xdg && fs.existsSync(xdg)) return path.join(xdg, 'lodger');
-  const dir = path.join(os.tmpdir(), `lodger-run-${uid}`);
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  return privateDir(path.join(os.tmpdir(), `lodger-run-${uid}`), 'runtime directory', 'set XDG_RUNTIME_DIR');
+}
+
+interface ContainerDirNotice { dir: string; filesystem: string; noted: string }
+
+/**
+ * Where containers live — their records and their writable layers (overlay upper/, work/, merged/, or
+ * the vfs rootfs/). Every path to a container goes through here (StorePaths.containers, containerDir).
+ *
+ * - LODGER_CONTAINER_DIR, when set: the user's choice, used as it is.
+ * - $root/containers when the store is on a local filesystem.
+ * - Local storage when the store is on a network or FUSE filesystem (fsType.ts says why overlay
+ *   upper layers cannot live there): $XDG_RUNTIME_DIR/lodger/containers/<store key>, else
+ *   /var/tmp/lodger-<uid>/containers/<store key> (/var/tmp: on disk, not RAM, and kept across reboots,
+ *   filesystem-hierarchy(7)). The key (a hash of the store's path) keeps two stores' containers apart.
+ *   The records move along with the layers: a container's state (pids, its monitor) belongs to the
+ *   node it runs on, and records and layers must be renamed into place together (rename(2) does not
+ *   cross filesystems). The user is told once per location, remembered in $root/container-dir.json.
+ */
+export function resolveContainersDir(root: string): string {
+  if (process.env.LODGER_CONTAINER_DIR) return path.resolve(process.env.LODGER_CONTAINER_DIR);
+  const { fsKind } = require('./fsType') as typeof import('./fsType');
+  const kind = fsKind(root);
+  if (!kind.network) return path.join(root, 'containers');
+  const uid = process.getuid?.() ?? 0;
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  const key = crypto.createHash('sha256').update(root).digest('hex').slice(0, 12);
+  let base: string;
+  if (xdg && fs.existsSync(xdg)) {
+    base = path.join(xdg, 'lodger');
+    fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  } else {
+    base = privateDir(`/var/tmp/lodger-${uid}`, 'container directory', 'set LODGER_CONTAINER_DIR to a local directory of yours');
   }
-  const st = fs.lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-    throw new LodgerError('RUNTIME_DIR_UNSAFE', `runtime directory ${dir} is not a private directory owned by uid ${uid} — remove it, or set XDG_RUNTIME_DIR`);
-  }
+  const dir = path.join(base, 'containers', key);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  noteContainerDir(root, dir, kind.name);
   return dir;
+}
+
+function noteContainerDir(root: string, dir: string, filesystem: string): void {
+  const marker = path.join(root, 'container-dir.json');
+  let prev: ContainerDirNotice | undefined;
+  try { prev = JSON.parse(fs.readFileSync(marker, 'utf8')) as ContainerDirNotice; } catch { /* first time */ }
+  if (prev?.dir === dir) return;
+  process.stderr.write(
+    `lodger: note: the store ${root} is on ${filesystem}, a network or FUSE filesystem, where overlay upper layers ` +
+      `cannot live (no whiteouts, xattrs or chown to your subordinate ids there); containers (their records and ` +
+      `writable layers) are kept on local storage in ${dir} instead, so they are visible on this node only. ` +
+      `Set LODGER_CONTAINER_DIR to choose another local directory. (Said once; remembered in ${marker}.)\n`,
+  );
+  try {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const { writeJsonAtomic } = require('./atomic') as typeof import('./atomic');
+    writeJsonAtomic(marker, { dir, filesystem, noted: new Date().toISOString() } satisfies ContainerDirNotice);
+  } catch { /* a read-only store: the note is repeated, nothing worse */ }
 }
 
 export function storePaths(override?: string): StorePaths {
   const root = storeRoot(override);
+  let containers: string | undefined;
   return {
     root,
     layers: path.join(root, 'layers'),
     blobs: path.join(root, 'blobs', 'sha256'),
-    containers: path.join(root, 'containers'),
     tmp: path.join(root, 'tmp'),
     imagesIndex: path.join(root, 'images.json'),
     lockTarget: path.join(root, 'store'),
     get runtime() { return runtimeDir(); },
+    // Resolved on first use only: commands that never touch a container pay no statfs.
+    get containers() { return (containers ??= resolveContainersDir(root)); },
   };
 }
 

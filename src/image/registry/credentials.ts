@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { LodgerError, fsError } from '../../errors';
 import { writeJsonAtomic } from '../../storage/atomic';
+import { userConfigDir } from '../registriesConf';
 import { Credentials } from './auth';
 
 export interface CredentialOptions {
@@ -27,11 +28,11 @@ export interface FoundCredentials extends Credentials {
 const DOCKER_HUB_KEYS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 const DOCKER_HUB_HELPER_URL = 'https://index.docker.io/v1/';
 
-/** The file `login` writes: --authfile, $REGISTRY_AUTH_FILE, else ~/.config/lodger/auth.json. */
+/** The file `login` writes: --authfile, $REGISTRY_AUTH_FILE, else $XDG_CONFIG_HOME/lodger/auth.json (~/.config/lodger/auth.json). */
 export function writableAuthFile(opts: CredentialOptions = {}): string {
   if (opts.authFile) return opts.authFile;
   if (process.env.REGISTRY_AUTH_FILE) return process.env.REGISTRY_AUTH_FILE;
-  return path.join(opts.home ?? os.homedir(), '.config', 'lodger', 'auth.json');
+  return path.join(userConfigDir(opts.home), 'lodger', 'auth.json');
 }
 
 /** Files searched for credentials, in order. */
@@ -41,7 +42,7 @@ export function authFilesToRead(opts: CredentialOptions = {}): string[] {
   const home = opts.home ?? os.homedir();
   const files = [writableAuthFile(opts)];
   if (process.env.XDG_RUNTIME_DIR) files.push(path.join(process.env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  files.push(path.join(home, '.config', 'containers', 'auth.json'));
+  files.push(path.join(userConfigDir(opts.home), 'containers', 'auth.json'));
   files.push(path.join(process.env.DOCKER_CONFIG ?? path.join(home, '.docker'), 'config.json'));
   return files;
 }

@@ -11,10 +11,10 @@
 // HTTPS first and fall back to HTTP only when the server plainly does not speak TLS, so a loopback
 // registry that does speak TLS keeps its certificate checked.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { LodgerError, fsError } from '../../errors';
+import { userConfigDir } from '../registriesConf';
 
 export interface TlsSettings {
   rejectUnauthorized: boolean;
@@ -54,8 +54,8 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/.test(h);
 }
 
-export function defaultCertDirs(home = os.homedir()): string[] {
-  return [path.join(home, '.config', 'containers', 'certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d'];
+export function defaultCertDirs(home?: string): string[] {
+  return [path.join(userConfigDir(home), 'containers', 'certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d'];
 }
 
 function isDir(p: string): boolean {

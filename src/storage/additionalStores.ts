@@ -1,0 +1,84 @@
+// Read-only image stores an admin shares (podman's additionalimagestores): where they are, and the images and layers found in them.
+//
+// A shared store is a lodger store (populated with `lodger --root DIR pull/import`) that users read but
+// never change: lodger never writes, locks or garbage-collects one, and `rmi` refuses its images.
+// Its files belong to whoever populated it: for a store shared between users an admin populates it as a
+// dedicated user and makes it world-readable (chmod -R a+rX); in other users' namespaces those owners
+// are unmapped and show as nobody (65534), which reading does not mind. A file of such an image that a
+// container changes is copied up into the container's own layer, which kernel overlay and fuse-overlayfs
+// do only for owners the namespace maps (see docs/HPC.md).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { userConfigDir } from '../image/registriesConf';
+import { isTable, parseToml, TomlSyntaxError } from '../image/registry/toml';
+import { storePaths, type StorePaths } from './paths';
+
+export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';
+
+const warned = new Set<string>();
+function warnOnce(msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  process.stderr.write(`lodger: warning: ${msg}\n`);
+}
+
+/**
+ * `additionalimagestores` of [storage.options] in the user's storage.conf ($XDG_CONFIG_HOME/containers/
+ * storage.conf), or the system's when the user has none — the user's file replaces the system's, as
+ * containers-storage.conf(5) says for rootless users. A file we cannot parse is warned about, not fatal:
+ * it is podman's file too, and lodger should not stop working over a key it does not use.
+ */
+export function storageConfStores(): string[] {
+  const user = path.join(userConfigDir(), 'containers', 'storage.conf');
+  const file = fs.existsSync(user) ? user : SYSTEM_STORAGE_CONF;
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  try {
+    const storage = parseToml(text).storage;
+    const options = isTable(storage) ? storage.options : undefined;
+    const list = isTable(options) ? options.additionalimagestores : undefined;
+    if (list === undefined) return [];
+    if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
+      warnOnce(`${file}: [storage.options] additionalimagestores must be an array of paths; ignored`);
+      return [];
+    }
+    return list as string[];
+  } catch (e) {
+    if (!(e instanceof TomlSyntaxError)) throw e;
+    warnOnce(`${file} line ${e.line}: ${e.message}; its additionalimagestores are ignored`);
+    return [];
+  }
+}
+
+let cached: { key: string; stores: StorePaths[] } | undefined;
+
+/**
+ * The additional stores in order: $LODGER_ADDITIONAL_STORES (colon-separated roots), then storage.conf's.
+ * Only lodger stores are used (they have images.json); a podman store (containers/storage layout) is
+ * said once and skipped. The caller's own store is never its own additional store.
+ */
+export function additionalStores(p: StorePaths): StorePaths[] {
+  const env = process.env.LODGER_ADDITIONAL_STORES ?? '';
+  const key = `${p.root}\0${env}\0${process.env.XDG_CONFIG_HOME ?? ''}`;
+  if (cached?.key === key) return cached.stores;
+  const roots = [...env.split(':').filter(Boolean), ...storageConfStores()].map((r) => path.resolve(r));
+  const stores: StorePaths[] = [];
+  for (const root of [...new Set(roots)]) {
+    if (root === p.root) continue;
+    const s = storePaths(root);
+    if (fs.existsSync(s.imagesIndex)) stores.push(s);
+    else if (fs.existsSync(path.join(root, 'overlay-images'))) warnOnce(`additional image store ${root} is a containers/storage (podman) store, which lodger cannot read; skipped — populate a lodger store for it with "lodger --root DIR pull IMAGE"`);
+    else warnOnce(`additional image store ${root} has no images.json (not a lodger store, or not readable by you); skipped`);
+  }
+  cached = { key, stores };
+  return stores;
+}
+
+/** The unpacked directory of layer DIFFID in the first additional store that has it complete, or undefined. */
+export function additionalLayerDiffDir(p: StorePaths, hex: string): string | undefined {
+  for (const s of additionalStores(p)) {
+    const dir = path.join(s.layers, hex);
+    if (fs.existsSync(path.join(dir, 'layer.json'))) return path.join(dir, 'diff');
+  }
+  return undefined;
+}

@@ -1,0 +1,60 @@
+// Which kind of filesystem a path lives on (statfs(2) f_type magic), and whether overlay upper layers can live there.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Filesystems that are not local disks, by statfs(2) f_type (linux/magic.h and each filesystem's
+ * sources). Overlay upper and work directories cannot live on them: kernel overlayfs refuses NFS
+ * (and most remote filesystems) as an upper layer (Documentation/filesystems/overlayfs.rst, "Upper and
+ * Lower": the upper must support trusted.* or user.* xattrs, d_type and RENAME_WHITEOUT), and where
+ * the mount is allowed, whiteouts and xattrs silently misbehave. Root-squashing servers also refuse
+ * chown(2) to the subordinate ids a container's files belong to. FUSE counts as "not local" too:
+ * sshfs, s3fs and site-specific FUSE clients behave like remote filesystems, and whatever is under a
+ * FUSE mount we cannot tell.
+ */
+export const NETWORK_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x6969, 'NFS'],
+  [0xff534d42, 'CIFS'],
+  [0xfe534d42, 'SMB2'],
+  [0x517b, 'SMB'],
+  [0x0bd00bd0, 'Lustre'],
+  [0x47504653, 'GPFS'],
+  [0x19830326, 'BeeGFS'],
+  [0x00c36400, 'CephFS'],
+  [0x5346414f, 'AFS'],
+  [0x6b414653, 'AFS'],
+  [0x01021997, '9P'],
+  [0xaad7aaea, 'PanFS'],
+  [0x65735546, 'FUSE'],
+]);
+
+export interface FsKind {
+  /** f_type as an unsigned 32-bit number. */
+  magic: number;
+  /** A name for NETWORK_FILESYSTEMS members, else the magic in hex. */
+  name: string;
+  /** The path statfs was asked about: PATH itself, or its nearest existing ancestor. */
+  checked: string;
+  network: boolean;
+}
+
+/** The nearest existing ancestor of P (P itself when it exists): a store that is not made yet lives where its parent does. */
+function existingAncestor(p: string): string {
+  let cur = path.resolve(p);
+  for (;;) {
+    if (fs.existsSync(cur)) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return cur;
+    cur = up;
+  }
+}
+
+/** The filesystem kind of P (or of its nearest existing ancestor). */
+export function fsKind(p: string): FsKind {
+  const checked = existingAncestor(p);
+  const { native } = require('../native') as typeof import('../native');
+  // f_type is a long in the kernel ABI; the magics are 32-bit, so compare their low 32 bits unsigned.
+  const magic = native().statfsType(checked) >>> 0;
+  const name = NETWORK_FILESYSTEMS.get(magic);
+  return { magic, name: name ?? `0x${magic.toString(16)}`, checked, network: name !== undefined };
+}
