@@ -491,6 +491,12 @@ class Unpacker {
     if (refused) return refused;
     // link(2) does not follow a final symlink, and the target was just checked to be a regular file.
     fs.linkSync(this.abs(trel), this.abs(rel));
+    // The link's own header decides the shared inode's owner, mode, xattrs and times, as docker's and
+    // podman's unpackers apply it (tar writers normally repeat the target's metadata there).
+    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid));
+    fs.chmodSync(this.abs(rel), e.mode);
+    this.setXattrs(rel, e, 'file');
+    fs.lutimesSync(this.abs(rel), e.atime, e.mtime);
     return false;
   }
 
