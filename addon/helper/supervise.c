@@ -155,6 +155,25 @@ static int join_cgroup(const char *dir, pid_t pid, struct lerr *e) {
   return 0;
 }
 
+/* The container's network namespace is the supervisor's, not its init's: it outlives a restart, so
+ * the network the CLI attached once (slirp4netns, pasta) serves every run of the container. With
+ * container:X it is X's. Inits are then cloned without CLONE_NEWNET and inherit ours. */
+static int enter_netns(struct plan *p, struct lerr *e) {
+  if (p->join_netns_pid > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)p->join_netns_pid);
+    int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return failf(e, "open-namespace", path, errno, "is the container whose network is shared still running?");
+    if (setns(fd, CLONE_NEWNET) < 0) return fail(e, "setns", path, errno);
+    p->ns_flags &= ~CLONE_NEWNET;
+    return 0;
+  }
+  if (!(p->ns_flags & CLONE_NEWNET)) return 0;
+  if (unshare(CLONE_NEWNET) < 0) return fail(e, "unshare", "network namespace", errno);
+  p->ns_flags &= ~CLONE_NEWNET;
+  return 0;
+}
+
 /* Creates the container's init (clone with the plan's namespaces), places it in its cgroup, lets it go
  * and waits until it has exec'd. Returns its pid, or -1 with *CODE set once it has been reaped. */
 static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *master, int *outp, int *errp2, int *code) {
@@ -231,13 +250,19 @@ static int oom_killed(const char *dir) {
 
 /* Docker's restart policies, decided by the monitor alone (there is no daemon). A container stopped on
  * purpose (`lodger stop`/`kill` leave a stop-requested file beside state.json) is not restarted. */
-static int should_restart(struct plan *p, int code, int restarts) {
-  if (!p->restart_policy || !strcmp(p->restart_policy, "no")) return 0;
+static int stop_requested(struct plan *p) {
   char marker[4200];
-  if (!p->state_path) return 0;
+  if (!p->state_path) return 1;
   snprintf(marker, sizeof marker, "%s", p->state_path);
   char *slash = strrchr(marker, '/');
-  if (slash) { snprintf(slash + 1, sizeof marker - (size_t)(slash + 1 - marker), "stop-requested"); if (access(marker, F_OK) == 0) return 0; }
+  if (!slash) return 0;
+  snprintf(slash + 1, sizeof marker - (size_t)(slash + 1 - marker), "stop-requested");
+  return access(marker, F_OK) == 0;
+}
+
+static int should_restart(struct plan *p, int code, int restarts) {
+  if (!p->restart_policy || !strcmp(p->restart_policy, "no")) return 0;
+  if (stop_requested(p)) return 0;
   if (!strcmp(p->restart_policy, "on-failure")) return code != 0 && (p->restart_max <= 0 || restarts < p->restart_max);
   return !strcmp(p->restart_policy, "always") || !strcmp(p->restart_policy, "unless-stopped");
 }
@@ -265,6 +290,7 @@ int cmd_run(struct plan *p, int ctlfd) {
   if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
   for (int i = 0; i < p->nprepare; i++)
     if (run_step(&p->prepare[i], -1, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
+  if (enter_netns(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
 
   struct mon_state ms;
   memset(&ms, 0, sizeof ms);
@@ -295,6 +321,8 @@ int cmd_run(struct plan *p, int ctlfd) {
     if (delay > 10000) delay = 10000;
     ms.restart_count++;
     poll(NULL, 0, delay);
+    /* A stop that came while we waited (the container was not running to be signalled) wins. */
+    if (stop_requested(p)) break;
   }
   run_cleanup(p);
   report_event("exit", "code", code);

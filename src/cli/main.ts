@@ -18,12 +18,13 @@ import { ContainerPruneCommand, ImagePruneCommand } from './commands/prune';
 import { SystemDfCommand } from './commands/systemDf';
 import { CreateCommand, KillCommand, RestartCommand, StartCommand, StopCommand, WaitCommand } from './commands/lifecycle';
 import { LogsCommand } from './commands/logs';
+import { AttachCommand } from './commands/attach';
 import { ExecCommand } from './commands/exec';
 import { InspectCommand } from './commands/inspect';
 import { PauseCommand, StatsCommand, UnpauseCommand } from './commands/stats';
 import { LoginCommand, LogoutCommand, PullCommand, PushCommand, TagCommand } from './commands/registry';
 
-export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
+export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, AttachCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__worker') {

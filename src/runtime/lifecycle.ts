@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { containerDir, liveState, readContainer, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
+import { containerDir, liveState, pidRunning, readContainer, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import { waitForExit } from './remove';
 
@@ -40,20 +40,34 @@ export async function killContainer(p: StorePaths, id: string, signal: string | 
 /**
  * Docker's stop: the image's StopSignal (default SIGTERM) to PID 1, then SIGKILL after TIMEOUT seconds.
  * (A PID 1 without a handler ignores SIGTERM — pid_namespaces(7) — so the SIGKILL matters.)
+ * A container between two runs of its restart policy is stopped too: the marker keeps its monitor
+ * from starting it again, and we wait for the monitor to be gone (or to have started it anyway, then stop that run).
  */
 export async function stopContainer(p: StorePaths, id: string, timeoutSec?: number): Promise<void> {
   const rec = mustRecord(p, id);
-  const st = liveState(readState(p, id));
-  if (!st.Running) return;
+  if (!liveState(readState(p, id)).Running && !monitorAlive(readState(p, id))) return;
   markStopRequested(p, id);
   const sig = signalNumber(rec.Config.StopSignal || 'SIGTERM');
-  try { process.kill(st.Pid, sig); } catch { /* gone already */ }
   const t = timeoutSec ?? 10;
-  if (!(await waitForExit(st.Pid, t * 1000))) {
-    try { process.kill(st.Pid, 'SIGKILL'); } catch { /* gone */ }
-    await waitForExit(st.Pid, 10_000);
+  // The longest restart back-off is 10 s (supervise.c).
+  const deadline = Date.now() + 11_000;
+  for (;;) {
+    const st = liveState(readState(p, id));
+    if (st.Running) {
+      try { process.kill(st.Pid, sig); } catch { /* gone already */ }
+      if (!(await waitForExit(st.Pid, t * 1000))) {
+        try { process.kill(st.Pid, 'SIGKILL'); } catch { /* gone */ }
+        await waitForExit(st.Pid, 10_000);
+      }
+      await waitForRecordedExit(p, id, st, 5_000);
+    }
+    if (!monitorAlive(readState(p, id)) || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
-  await waitForRecordedExit(p, id, st, 5_000);
+}
+
+function monitorAlive(raw: ContainerState | undefined): boolean {
+  return raw?.MonitorPid ? pidRunning(raw.MonitorPid) : false;
 }
 
 /** After the init is gone, its supervisor writes the exit into state.json: wait for that (briefly). */
@@ -62,7 +76,7 @@ async function waitForRecordedExit(p: StorePaths, id: string, was: ContainerStat
   while (Date.now() < deadline) {
     const raw = readState(p, id);
     if (!raw || raw.Status !== 'running' || raw.Pid !== was.Pid) return;
-    if (raw.MonitorPid) { try { process.kill(raw.MonitorPid, 0); } catch { return; } } else return;
+    if (!monitorAlive(raw)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -74,9 +88,7 @@ export async function waitContainer(p: StorePaths, id: string): Promise<number> 
     const st = liveState(readState(p, id));
     if (!st.Running && st.Status !== 'created') {
       // The monitor may restart it: a final exit is one whose monitor is gone too.
-      const raw = readState(p, id);
-      const monitorAlive = raw?.MonitorPid ? (() => { try { process.kill(raw.MonitorPid!, 0); return true; } catch { return false; } })() : false;
-      if (!monitorAlive) return st.ExitCode;
+      if (!monitorAlive(readState(p, id))) return st.ExitCode;
     }
     await new Promise((r) => setTimeout(r, 50));
   }

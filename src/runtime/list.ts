@@ -1,6 +1,6 @@
 // The rows of `ps`: container records joined with their live state, filtered as Docker filters them.
 import { LodgerError } from '../errors';
-import { listContainerIds, liveState, readContainer, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
+import { listContainerIds, liveState, readContainer, readState, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 
 export interface PsRow {
@@ -25,7 +25,8 @@ export function statusText(st: ContainerState): string {
   switch (st.Status) {
     case 'running': return `Up ${ago(st.StartedAt)}`;
     case 'paused': return `Up ${ago(st.StartedAt)} (Paused)`;
-    case 'exited': return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+    // A container whose supervisor was killed has no recorded finish time: no age rather than 2000 years.
+    case 'exited': return st.FinishedAt === ZERO_TIME ? `Exited (${st.ExitCode})` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
     case 'dead': return 'Dead';
     default: return 'Created';
   }

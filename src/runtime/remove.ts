@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { containerDir, liveState, readState } from '../storage/containers';
+import { containerDir, liveState, pidRunning, readState } from '../storage/containers';
 import { removeTrees } from '../storage/layers';
 import { withStoreLock } from '../storage/lock';
 import type { StorePaths } from '../storage/paths';
@@ -10,7 +10,8 @@ import type { StorePaths } from '../storage/paths';
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try { process.kill(pid, 0); } catch { return true; }
+    // A zombie has exited: whether its parent (or, for an orphan, the host's init) has reaped it is not our wait.
+    if (!pidRunning(pid)) return true;
     await new Promise((r) => setTimeout(r, 20));
   }
   return false;
@@ -33,6 +34,11 @@ export async function removeContainer(p: StorePaths, id: string, force: boolean)
     markStopped(p, id);
     try { process.kill(st.Pid, 'SIGKILL'); } catch { /* already gone */ }
     await waitForExit(target, 10_000);
+  }
+  // Normally its monitor removes the cgroup after the final exit; one that was killed cannot.
+  if (st.CgroupPath) {
+    const cg = require('../cgroups') as typeof import('../cgroups');
+    await cg.removeContainerCgroup(st.CgroupPath).catch(() => undefined);
   }
   const trash = path.join(p.containers, `.trash-${id}`);
   await withStoreLock(p, () => {

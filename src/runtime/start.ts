@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { LodgerError } from '../errors';
 import { readImageFile } from '../image/layerLookup';
 import { containerDir, readState, writeState, ZERO_TIME, type ContainerRecord } from '../storage/containers';
-import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { buildContainerPlan, type ProcessSpec } from './containerPlan';
 import { mergeEnv } from './create';
@@ -12,17 +11,21 @@ import { helperFailureToError } from './helperErrors';
 import type { IdMapping } from './idmap';
 import { resolveUser } from './imageUser';
 import { createCgroupFor, removeCgroup } from './cgroupSetup';
+import { imageReadDirs } from './imageLayers';
+import { keepIdEtcText } from './keepId';
 
 /** The layer directories of the container's view, top first: its own upper layer, then the image's. */
 function viewLayers(p: StorePaths, rec: ContainerRecord): string[] {
   const dir = containerDir(p, rec.Id);
   if (rec.Driver === 'vfs') return [path.join(dir, 'rootfs')];
-  return [path.join(dir, 'upper'), ...[...rec.Layers].reverse().map((d) => layerDiffDir(p, d))];
+  return [path.join(dir, 'upper'), ...imageReadDirs(p, rec)];
 }
 
 export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: string; env?: string[]; cwd?: string; argv?: string[] } = {}): ProcessSpec {
   const layers = viewLayers(p, rec);
-  const user = resolveUser(over.user ?? rec.Config.User, readImageFile(layers, '/etc/passwd'), readImageFile(layers, '/etc/group'));
+  // keep-id: the passwd/group bound over the image's are the ones -u names resolve in.
+  const etc = (f: 'passwd' | 'group') => (rec.HostConfig.UsernsMode === 'keep-id' ? keepIdEtcText(containerDir(p, rec.Id), f) : undefined) ?? readImageFile(layers, `/etc/${f}`);
+  const user = resolveUser(over.user ?? rec.Config.User, etc('passwd'), etc('group'));
   const defaults = [`HOSTNAME=${rec.Config.Hostname}`, `HOME=${user.home}`];
   if (rec.Config.Tty) defaults.push('TERM=xterm');
   const env = mergeEnv(defaults, rec.Config.Env, over.env ?? []);
@@ -35,6 +38,9 @@ export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: 
     argv: over.argv ?? [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])],
   };
 }
+
+/** How long a container has to exit after SIGTERM before it is killed: `docker stop`'s default, 10 s. */
+const STOP_GRACE_MS = 10_000;
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -50,10 +56,25 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
   // The helper is the one writer of state.json (running, then exited) — also for --rm, before it
   // removes the container, so `ps`, `kill` and `exec` see a foreground container like any other.
   plan.add('state', path.join(containerDir(p, rec.Id), 'state.json'));
+  // The helper removes the cgroup itself after the exit, so a killed CLI leaves none behind.
+  if (cgroupPath) plan.inPhase('cleanup').add('rmdir-cgroup', cgroupPath);
   const h = spawnHelper('run', plan, { stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
-  const forward = (sig: NodeJS.Signals) => { h.child.kill(sig); };
+  let stopTimer: NodeJS.Timeout | undefined;
+  const forward = (sig: NodeJS.Signals) => {
+    h.child.kill(sig);
+    // SIGTERM to this CLI asks it to stop — kill(1), a service manager, or a batch scheduler cancelling
+    // the job (Slurm's scancel signals every process of the job step, then SIGKILLs them KillWait
+    // seconds later, 30 by default: slurm.conf(5)). A container whose PID 1 has no handler ignores it
+    // (pid_namespaces(7)) and would be SIGKILLed together with the helper, which could then not remove
+    // it (--rm). So, as `docker stop` does, the container is killed after a grace and the helper cleans up.
+    if (sig === 'SIGTERM' && !stopTimer) {
+      stopTimer = setTimeout(() => { void h.pid.then((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, () => undefined); }, STOP_GRACE_MS);
+      stopTimer.unref();
+    }
+  };
   for (const s of FORWARDED) process.on(s, forward);
   const { code, signal } = await h.exited;
+  clearTimeout(stopTimer);
   for (const s of FORWARDED) process.off(s, forward);
   await removeCgroup(cgroupPath);
   // Failures while tidying up after the exit are worth a warning, not the container's status.
