@@ -57,6 +57,7 @@ struct plan {
   struct step cleanup[64]; int ncleanup;
   /* detached: the helper is the container's monitor */
   int detached;                       /* "detach LOG": the helper is the monitor, the CLI leaves */
+  pid_t join_userns_pid, join_netns_pid; /* --network container:X: X's init */
   const char *log_path, *state_path;  /* "state PATH": where state.json is kept (both modes) */
   const char *restart_policy; int restart_max;
   /* exec into a running container */
@@ -80,6 +81,10 @@ int userns_enter(struct plan *p, struct lerr *e);
 int run_step(const struct step *s, int rootfd, struct lerr *e);
 int do_pivot(const char *rootfs, struct lerr *e);
 int rmtree(const char *path, struct lerr *e);
+
+/* fusemount.c: FUSE daemons tied to the helper's life */
+int fuse_daemon_mount(const char *name, char *const argv[], const char *target, struct lerr *e);
+int step_squashfuse(const char **a, struct lerr *e);
 
 /* process.c */
 int setup_process_and_exec(struct plan *p, int errfd) __attribute__((noreturn));

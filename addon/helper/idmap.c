@@ -100,7 +100,21 @@ static int map_self(struct plan *p, struct lerr *e) {
   return rc;
 }
 
+/* --network container:X: X's network namespace is owned by X's user namespace, and only a process with
+ * CAP_SYS_ADMIN there may join it (setns(2)); so the new container joins X's user namespace too (the
+ * same user's, with the same maps) and gets a mount namespace of its own in it. */
+static int join_user_of(struct plan *p, struct lerr *e) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)p->join_userns_pid);
+  int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failf(e, "open-namespace", path, errno, "is the container whose network is shared still running?");
+  if (setns(fd, CLONE_NEWUSER) < 0) return fail(e, "setns", path, errno);
+  if (unshare(CLONE_NEWNS) < 0) return fail(e, "unshare", "mount namespace", errno);
+  return become_root(p, e);
+}
+
 int userns_enter(struct plan *p, struct lerr *e) {
+  if (p->join_userns_pid > 0) return join_user_of(p, e);
   if (!strcmp(p->map_mode, "direct") && getuid() != 0) {
     if (map_self(p, e) < 0) return -1;
     return become_root(p, e);

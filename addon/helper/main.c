@@ -23,6 +23,10 @@ int main(int argc, char **argv) {
   if (fcntl(4, F_GETFD) >= 0) { report_fd = 4; fcntl(4, F_SETFD, FD_CLOEXEC); }
   int ctlfd = fcntl(5, F_GETFD) >= 0 ? 5 : -1;
   if (ctlfd >= 0) fcntl(5, F_SETFD, FD_CLOEXEC);
+  /* fd 6, when given, is the "life" end of a socketpair: we hold it as long as the container lives and
+   * its peer's reader (slirp4netns --exit-fd, pasta's watchdog) sees EOF when we are gone. Never the
+   * container's: close-on-exec. */
+  if (fcntl(6, F_GETFD) >= 0) fcntl(6, F_SETFD, FD_CLOEXEC);
   struct plan p;
   struct lerr e = {0};
   if (plan_read(3, &p, &e) < 0) { report_error(&e); return 125; }

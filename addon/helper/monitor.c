@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,8 +104,12 @@ int write_state(const char *path, const struct mon_state *s) {
   fclose(f);
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* 0644: we write it as root of the container's user namespace, which under --userns=keep-id is a
+   * subordinate id, not the user — whose CLI must still read it. The container's directory (0700, the
+   * user's) keeps everyone else out. */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int rc = -1;
+  if (fd >= 0) fchmod(fd, 0644);  /* whatever the umask (HPC sites often set 077) */
   if (fd >= 0) {
     if (write_all(fd, buf, n) >= 0 && fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0) rc = 0;
     else { close(fd); unlink(tmp); }

@@ -234,6 +234,7 @@ int run_step(const struct step *s, int rootfd, struct lerr *e) {
   if (!strcmp(op, "mount") && s->argc == 5) return step_mount(rootfd, a, e);
   if (!strcmp(op, "bind") && s->argc == 3) return step_bind(rootfd, a, e);
   if (!strcmp(op, "fuse-overlayfs") && s->argc == 2) return step_fuse_overlay(a, e);
+  if (!strcmp(op, "squashfuse") && s->argc == 2) return step_squashfuse(a, e);
   if (!strcmp(op, "mkdir") && s->argc == 2) {
     mode_t mode = (mode_t)strtoul(a[1], NULL, 8);
     if (rootfd < 0) {

@@ -188,9 +188,14 @@ void container_init(struct plan *p, int syncfd, int errfd, int ptysock) __attrib
 void container_init(struct plan *p, int syncfd, int errfd, int ptysock) {
   struct lerr e = {0};
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* While the CLI attaches the network, slirp4netns/pasta must open our /proc/PID/ns files, which a
+   * non-dumpable process keeps from everyone but root (proc(5)). No process of the container exists
+   * yet, so be dumpable only until the go, and never again before exec. */
+  if (p->wait_go) prctl(PR_SET_DUMPABLE, 1);
   char go;
   if (read(syncfd, &go, 1) != 1) _exit(125);  /* the supervisor is gone */
   close(syncfd);
+  prctl(PR_SET_DUMPABLE, 0);
   if (p->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { fail(&e, "unshare", "cgroup namespace", errno); send_err_and_exit(errfd, &e, 125); }
   if (setsid() < 0) { fail(&e, "setsid", "", errno); send_err_and_exit(errfd, &e, 125); }
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) { fail(&e, "sethostname", p->hostname, errno); send_err_and_exit(errfd, &e, 125); }

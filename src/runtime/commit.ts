@@ -65,6 +65,8 @@ export async function commitContainer(p: StorePaths, ref: string, name: string |
     throw new LodgerError('COMMIT_VFS', `commit ${rec.Name}: the container uses the vfs storage driver, which keeps no separate layer of its changes — create it with --storage-driver overlay (or fuse-overlayfs) to commit it, or use "lodger export" and "lodger import"`);
   }
   const parent = readIndex(p).find((i) => i.id === rec.ImageID);
+  // A squashfs file saved from an image still in the store has that image's config digest, so it builds on its layers.
+  if (!parent && rec.SquashfsImage) throw new LodgerError('COMMIT_SQUASHFS', `commit ${rec.Name}: it runs from the squashfs file ${rec.SquashfsImage}, whose image is not in the store to build a layer on — use "lodger export" and "lodger import" instead`);
   if (!parent) throw new LodgerError('COMMIT_NO_IMAGE', `commit ${rec.Name}: its image ${rec.ImageID.slice(7, 19)} is no longer in the store — load or pull "${rec.Image}" again first`);
   // Validated before any work: a bad name or --change is the user's mistake, not a half-made image.
   if (name) parseReferenceParts(name);
@@ -76,7 +78,9 @@ export async function commitContainer(p: StorePaths, ref: string, name: string |
   const tarFile = path.join(p.tmp, `commit-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
   try {
     const upper = path.join(containerDir(p, id), 'upper');
-    const mapping = callerMapping(rec.HostConfig.UsernsMode || undefined);
+    // keep-id's upper layer is kept in the store's default ownership (fuse-overlayfs maps it back), so
+    // it is read under the default mapping like any layer.
+    const mapping = callerMapping(rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
     await paused(p, rec, o.pause, () => runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping));
     // One pass keeps the compressed blob (for save and push), the other unpacks the layer and names it.
     const [blob, layer] = await Promise.all([

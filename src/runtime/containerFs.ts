@@ -15,8 +15,9 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
-import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
+import { imageLowerDirs, imageUnmount } from './imageLayers';
+import { fuseIdMapOptions } from './idmap';
 import { Plan } from './plan';
 import { callerMapping, runWorkerPlan, type WorkerResult } from './usernsWorker';
 
@@ -49,15 +50,19 @@ function place(p: StorePaths, rec: ContainerRecord, access: ContainerFsAccess): 
   if (rec.Driver === 'vfs') return { mode: 'run', plan, root: path.join(dir, 'rootfs'), user: mapping.user };
   const merged = path.join(dir, 'merged');
   const upper = path.join(dir, 'upper');
-  const layers = [...rec.Layers].reverse().map((d) => layerDiffDir(p, d));
   const kernel = rec.Driver === 'overlay';
+  plan.inPhase('prepare');
+  // A squashfs image is mounted first (for the worker alone, like the overlay), as the lowest layer.
+  const layers = imageLowerDirs(plan, p, rec);
   // overlayfs needs two lower layers when it has no upper one: with an empty image, mount read-write.
   const readOnly = !access.write && layers.length > 0;
-  const opts = readOnly ? lowerOnlyOptions([upper, ...layers], kernel) : overlayOptions(layers, upper, path.join(dir, 'work'), kernel);
-  plan.inPhase('prepare');
+  // keep-id: the same owner translation as the container's own mount (containerPlan.ts).
+  const ids = !kernel && !rec.SquashfsImage ? fuseIdMapOptions(mapping) : '';
+  const opts = readOnly ? lowerOnlyOptions([upper, ...layers], kernel) + (ids ? `,${ids}` : '') : overlayOptions(layers, upper, path.join(dir, 'work'), kernel, ids);
   if (kernel) plan.mount('overlay', merged, 'overlay', readOnly ? ['ro'] : [], opts);
   else plan.add('fuse-overlayfs', merged, opts);
   plan.inPhase('cleanup').umount(merged);
+  imageUnmount(plan, p, rec);
   return { mode: 'run', plan, root: merged, user: mapping.user };
 }
 

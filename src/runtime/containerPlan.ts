@@ -1,10 +1,12 @@
 // Builds the helper plan for a container: namespaces, id maps, rootfs assembly, /dev /proc /sys, binds, the process.
 import * as path from 'node:path';
-import type { ContainerRecord } from '../storage/containers';
+import { containerDir, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
-import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { hostIdFor, type IdMapping } from './idmap';
+import { checkUserMapped, fuseIdMapOptions, hostIdFor, type IdMapping } from './idmap';
+import { keepIdEtcFiles } from './keepId';
+import { bindFlags } from './devices';
+import { imageLowerDirs, imageUnmount } from './imageLayers';
 import { Plan } from './plan';
 import { securityRecords, securitySettings } from './security';
 
@@ -33,28 +35,37 @@ export interface ContainerPlanInput {
   removeOnExit: boolean;
   cgroupPath?: string;
   waitForGo?: boolean;
+  /** --network container:X: X's init pid, whose user and network namespaces are joined. */
+  joinNetnsPid?: number;
+  /** The container's runtime dir (network sockets, logs): removed after the final exit. */
+  runtimeDir?: string;
   tty?: { rows: number; cols: number };
   keepStdin: boolean;
 }
 
 export function containerRootfs(store: StorePaths, rec: ContainerRecord): string {
-  const dir = path.join(store.containers, rec.Id);
+  const dir = containerDir(store, rec.Id);
   return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
 }
 
 export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const { rec, store } = i;
-  const dir = path.join(store.containers, rec.Id);
+  checkUserMapped(i.mapping, i.process.uid, i.process.gid, i.process.groups);
+  const dir = containerDir(store, rec.Id);
   const rootfs = containerRootfs(store, rec);
   const hostNet = rec.HostConfig.NetworkMode === 'host';
   const ns = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
-  if (!hostNet) ns.push('net');
+  // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
+  if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
 
   plan.inPhase('prepare');
   if (rec.Driver !== 'vfs') {
-    const lower = [...rec.Layers].reverse().map((d) => layerDiffDir(store, d));
-    const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay');
+    const lower = imageLowerDirs(plan, store, rec);
+    // keep-id: fuse-overlayfs shows the layers' owners as they were stored (idmap.ts fuseIdMapOptions);
+    // a squashfs image needs none — squashfuse shows its ids as they are in the image.
+    const ids = rec.Driver === 'fuse-overlayfs' && !rec.SquashfsImage ? fuseIdMapOptions(i.mapping) : '';
+    const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay', ids);
     if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
     else plan.add('fuse-overlayfs', rootfs, opts);
   }
@@ -64,6 +75,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
   // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
   for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
+  // --device and CDI device nodes: the host's node bound the same way (devices.ts).
+  for (const d of rec.HostConfig.Devices ?? []) plan.bind(d.PathOnHost, d.PathInContainer, ['rec']);
   const ttyGid = hostIdFor(i.mapping.gid, 5) !== undefined ? ',gid=5' : '';
   plan.mount('devpts', '/dev/pts', 'devpts', ['nosuid', 'noexec'], `newinstance,ptmxmode=0666,mode=0620${ttyGid}`);
   plan.symlink('pts/ptmx', '/dev/ptmx');
@@ -81,9 +94,10 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     plan.mount('cgroup2', '/sys/fs/cgroup', 'cgroup2', ['nosuid', 'nodev', 'noexec', 'ro']);
   }
   for (const f of ['hostname', 'hosts', 'resolv.conf']) plan.bind(path.join(dir, f), `/etc/${f}`);
+  if (rec.HostConfig.UsernsMode === 'keep-id') for (const [host, at] of keepIdEtcFiles(dir)) plan.bind(host, at);
   for (const m of rec.Mounts) {
     if (m.Type !== 'bind') continue;
-    plan.bind(m.Source, m.Destination, m.RW ? ['rec'] : ['rec', 'ro']);
+    plan.bind(m.Source, m.Destination, bindFlags(m));
   }
   plan.mkdir(i.process.cwd);
   if (!rec.HostConfig.Privileged && !securitySettings(rec.HostConfig.SecurityOpt ?? []).unmaskSystemPaths) {
@@ -94,12 +108,14 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (!hostNet) plan.add('loopback-up');
 
   plan.inPhase('cleanup');
-  if (rec.Driver !== 'vfs') plan.umount(rootfs);
+  if (i.runtimeDir) plan.rmtree(i.runtimeDir);
+  if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
   if (i.removeOnExit) plan.rmtree(dir);
 
   plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
   if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
   if (i.waitForGo) plan.add('wait-go');
+  if (i.joinNetnsPid) plan.add('join-netns', String(i.joinNetnsPid));
   if (rec.HostConfig.Init) plan.add('init');
   if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
   plan.add('stdin', i.keepStdin ? 'inherit' : 'null');

@@ -3,15 +3,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
 import { DEFAULT_PATH, type ImageConfig } from '../image/config';
-import { createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
+import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
-import { findImage, imageConfig, type ImageRecord } from '../storage/images';
+import type { ImageRecord } from '../storage/images';
 import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { runWorker } from './usernsWorker';
+import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
+import { resolveDeviceRequests } from './devices';
 import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
-import { hostsFile, resolvConf } from './etcFiles';
-import type { IdMapping } from './idmap';
+import { validateNetworkOptions, writeEtcFiles } from './networkSetup';
+import { translateIds, type IdMapping } from './idmap';
+import { writeKeepIdEtc } from './keepId';
 import type { CreateOptions } from './options';
 import { checkSecurityOptions } from './security';
 
@@ -71,20 +74,23 @@ export function resolveCommand(cfg: ImageConfig, command: string[], entrypoint?:
 export interface Created { rec: ContainerRecord; image: ImageRecord; config: ImageConfig }
 
 export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping): Promise<Created> {
-  const image = findImage(p, o.image);
-  if (!image) throw new LodgerError('IMAGE_NOT_FOUND', `image "${o.image}" is not in the local store — pull it ("lodger pull ${o.image}"), or import/load it`);
-  const cfg = imageConfig(p, image);
+  const src = resolveImageSource(p, o.image);
+  const { image, config: cfg } = src;
   const { entrypoint, cmd } = resolveCommand(cfg, o.command, o.entrypoint);
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
-  const mounts = o.volumes.map(parseVolume);
+  // Devices first: a missing device or CDI spec fails before anything is probed or written.
+  const dev = resolveDeviceRequests(o.devices ?? []);
+  const mounts = [...o.volumes.map(parseVolume), ...dev.mounts];
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   checkCgroupRequest(o.resources, cgMode);
   const driver = await chooseDriver(p, mapping, o.storageDriver);
+  checkDriverFor(src, driver);
   const id = newContainerId();
-  const network = o.network || 'none';
+  const network = o.network || 'default';
+  validateNetworkOptions(o);
   const imageEnv = cfg.config?.Env ?? [];
-  const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, parseEnv(o.env, o.envFile));
+  const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
   const restart = (o.restart ?? 'no').split(':');
   const rec: ContainerRecord = {
     Id: id,
@@ -95,7 +101,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Config: {
       Hostname: o.hostname ?? id.slice(0, 12),
       Domainname: '',
-      User: o.user ?? cfg.config?.User ?? '',
+      // keep-id runs as the user's own uid:gid unless -u says otherwise (podman-run(1) --userns=keep-id).
+      User: o.user ?? (mapping.keepId ? `${mapping.keepId.uid}:${mapping.keepId.gid}` : cfg.config?.User ?? ''),
       Env: env,
       Cmd: cmd,
       Entrypoint: entrypoint,
@@ -116,6 +123,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Privileged: o.privileged,
       RestartPolicy: { Name: restart[0], MaximumRetryCount: Number(restart[1] ?? 0) },
       PortBindings: {},
+      PublishSpecs: o.publish,
+      PublishAllPorts: o.publishAll,
       Dns: o.dns,
       DnsSearch: o.dnsSearch,
       DnsOptions: o.dnsOption,
@@ -123,24 +132,38 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       CapAdd: o.capAdd,
       CapDrop: o.capDrop,
       SecurityOpt: securityOpt,
-      UsernsMode: mapping.setgroupsDeny ? 'single' : '',
+      UsernsMode: mapping.keepId ? 'keep-id' : mapping.setgroupsDeny ? 'single' : '',
       Resources: o.resources,
       Cgroups: cgMode,
+      Devices: dev.devices,
+      DeviceRequests: dev.cdi.length ? [{ Driver: 'cdi', DeviceIDs: dev.cdi }] : undefined,
     },
     Mounts: mounts,
     Driver: driver,
     Layers: image.layers,
+    SquashfsImage: src.squashfs?.file,
   };
   await createContainerRecord(p, rec, (dir) => {
     for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
-    const etc = { hostname: rec.Config.Hostname, name: rec.Name, network, extraHosts: o.addHost, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOption };
+    // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
+    if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : [...image.layers].reverse().map((l) => layerDiffDir(p, l)), mapping.keepId);
+    adoptImageFiles(src, dir);
     fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
-    fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(etc), { mode: 0o644 });
-    fs.writeFileSync(path.join(dir, 'resolv.conf'), resolvConf(etc), { mode: 0o644 });
+    // Provisional: a container with a network of its own gets them rewritten once it is attached.
+    writeEtcFiles(dir, rec, { kind: network });
   });
   if (driver === 'vfs') {
-    const rootfs = path.join(p.containers, id, 'rootfs');
-    for (const layer of image.layers) await runWorker('apply', [layerDiffDir(p, layer), rootfs], undefined, mapping);
+    const rootfs = path.join(containerDir(p, id), 'rootfs');
+    // keep-id: the copy is owned as the container must see it — each layer file's id, as seen in the
+    // keep-id namespace, translated back to the id it was stored with (idmap.ts translateIds).
+    const ids = mapping.keepId ? [JSON.stringify({ uid: translateIds(mapping.keepId.storage.uid, mapping.uid), gid: translateIds(mapping.keepId.storage.gid, mapping.gid) })] : [];
+    const notes = new Set<string>();
+    for (const layer of image.layers) {
+      const { result } = await runWorker<{ notes?: string[] }>('apply', [layerDiffDir(p, layer), rootfs, ...ids], undefined, mapping);
+      for (const n of result?.notes ?? []) notes.add(n);
+    }
+    // E.g. owners a single-id mapping cannot give the copy: the user should know the copy differs.
+    for (const n of notes) process.stderr.write(`lodger: note: ${n}\n`);
   }
   return { rec, image, config: cfg };
 }

@@ -6,9 +6,11 @@ import { mergeEnv, parseEnv } from './create';
 import { spawnHelper } from './helperProcess';
 import { helperFailureToError } from './helperErrors';
 import { mustRecord } from './lifecycle';
+import { checkUserMapped } from './idmap';
 import { Plan } from './plan';
 import { processSpec } from './start';
 import { securityRecords } from './security';
+import { callerMapping } from './usernsWorker';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
 
@@ -21,6 +23,7 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   if (st.Paused) throw new LodgerError('PAUSED', `container ${rec.Name} is paused — unpause it first`, EXIT_CANNOT_INVOKE);
   if (o.command.length === 0) throw new LodgerError('NO_COMMAND', 'exec needs a command');
   const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
+  checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
   proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
   const joins = ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup'];
   if (rec.HostConfig.NetworkMode !== 'host') joins.push('net');

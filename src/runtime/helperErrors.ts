@@ -32,6 +32,8 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
       return new LodgerError('BIND_SOURCE', `bind mount ${f.path} into the ${what}: ${why} — check that the path exists and is readable`);
     case 'fuse-overlayfs':
       return new LodgerError('MOUNT_FAILED', `mount the ${what}'s root filesystem with fuse-overlayfs at ${f.path}: ${f.detail || why} — check that /dev/fuse is usable (mode 0666) or use --storage-driver vfs`);
+    case 'squashfuse':
+      return new LodgerError('MOUNT_FAILED', `mount the ${what}'s squashfs image at ${f.path} with squashfuse_ll: ${f.detail || why} — check that squashfuse_ll is installed (Debian: apt install squashfuse), that /dev/fuse is usable (mode 0666) and that the image file is readable`);
     case 'mount':
       return new LodgerError('MOUNT_FAILED', `mount ${f.detail} on ${f.path} for the ${what}: ${why}` +
         (f.detail === 'overlay' ? ' — this kernel may not allow overlayfs in a user namespace; try --storage-driver fuse-overlayfs' : ''));

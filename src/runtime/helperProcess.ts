@@ -27,6 +27,10 @@ export interface HelperHandle {
   settled: Promise<void>;
   /** Lets a detached helper live on without this process: closes our ends, unrefs it. */
   release(): void;
+  /** Gives up on a helper waiting for `go`: closes the control fd, so it kills the container and cleans up. */
+  abort(): void;
+  /** Our end of the helper's fd 6 (when spawned with `life`): EOF on its peer means the container is gone. */
+  life?: Readable & Writable;
 }
 
 type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number;
@@ -35,12 +39,14 @@ export interface SpawnHelperOptions {
   stdio?: [StdioSlot, StdioSlot, StdioSlot];
   env?: NodeJS.ProcessEnv;
   detached?: boolean;
+  /** Give the helper a socket on fd 6 that it holds for the container's life; `life` is our end. */
+  life?: boolean;
 }
 
 export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperOptions = {}): HelperHandle {
   const std = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
   const child = spawn(helperExecutable(), [mode], {
-    stdio: [std[0], std[1], std[2], 'pipe', 'pipe', 'pipe'],
+    stdio: opts.life ? [std[0], std[1], std[2], 'pipe', 'pipe', 'pipe', 'pipe'] : [std[0], std[1], std[2], 'pipe', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
     detached: opts.detached ?? false,
   });
@@ -101,5 +107,7 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
       for (const f of fds.slice(3)) f.destroy();
       child.unref();
     },
+    abort: () => { control.destroy(); },
+    life: opts.life ? fds[6] : undefined,
   };
 }

@@ -14,6 +14,10 @@ export async function gatherInfo(p: StorePaths): Promise<Record<string, unknown>
     user: { name: m.user, uid: process.getuid?.(), idMapping: m.mode === 'helper' ? 'newuidmap/newgidmap (subordinate ranges)' : m.uid.length === 1 && m.uid[0].count === 1 ? 'single id (no subordinate range)' : 'identity (root)', uidsMapped: mappedCount(m.uid), gidsMapped: mappedCount(m.gid) },
     store: { root: p.root, runtime: p.runtime, storageDriver: driver },
   };
+  // Where containers live and why (docs/HPC.md), and the read-only stores images may come from.
+  const { fsKind } = require('../storage/fsType') as typeof import('../storage/fsType');
+  const { additionalStores } = require('../storage/additionalStores') as typeof import('../storage/additionalStores');
+  Object.assign(info.store as object, { filesystem: fsKind(p.root).name, containers: p.containers, additionalStores: additionalStores(p).map((s) => s.root) });
   try {
     const cg = require('../cgroups/discover') as { describeCgroups?: () => unknown };
     if (cg.describeCgroups) info.cgroups = cg.describeCgroups();

@@ -9,6 +9,8 @@ export interface CreateOptions {
   workdir?: string;
   user?: string;
   volumes: string[];
+  /** --device: host device paths and CDI names (devices.ts). */
+  devices?: string[];
   rm: boolean;
   detach: boolean;
   name?: string;

@@ -1,5 +1,6 @@
 // `run`: create the container, then start it attached (or hand it to a monitor with -d).
 import { LodgerError } from '../errors';
+import { isSquashfsRef } from '../image/squashfsImage';
 import { findImage } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
@@ -20,15 +21,16 @@ export function warnMapping(m: { warning?: string }): void {
 export async function runContainer(p: StorePaths, o: CreateOptions): Promise<number> {
   const mapping = callerMapping(o.userns);
   warnMapping(mapping);
-  if (o.userns && !['single', 'auto', ''].includes(o.userns)) {
-    throw new LodgerError('BAD_USERNS', `--userns=${o.userns} is not supported — use --userns=single (only your own id) or leave it out`);
+  if (o.userns && !['single', 'keep-id', 'auto', ''].includes(o.userns)) {
+    throw new LodgerError('BAD_USERNS', `--userns=${o.userns} is not supported — use --userns=single (only your own id), --userns=keep-id (your own uid inside) or leave it out`);
   }
   if (o.detach && o.rm && o.restart && o.restart !== 'no') {
     throw new LodgerError('BAD_OPTIONS', '--rm and --restart cannot be combined: a container that restarts is never removed');
   }
   // Bad flags fail before anything is downloaded.
   checkSecurityOptions(o);
-  if (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image))) {
+  // A squashfs file given by its path is never pulled (squashfsImage.ts).
+  if (!isSquashfsRef(o.image) && (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image)))) {
     const { ensureImage } = await import('../image/pull');
     await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform });
   }

@@ -4,13 +4,13 @@ import { LodgerError } from '../errors';
 import { readImageFile } from '../image/layerLookup';
 import { containerDir, readState, writeState, ZERO_TIME, type ContainerRecord } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
-import { buildContainerPlan, type ProcessSpec } from './containerPlan';
+import type { ProcessSpec } from './containerPlan';
 import { mergeEnv } from './create';
-import { spawnHelper } from './helperProcess';
+import { launchContainer } from './launch';
 import { helperFailureToError } from './helperErrors';
 import type { IdMapping } from './idmap';
 import { resolveUser } from './imageUser';
-import { createCgroupFor, removeCgroup } from './cgroupSetup';
+import { removeCgroup } from './cgroupSetup';
 import { imageReadDirs } from './imageLayers';
 import { keepIdEtcText } from './keepId';
 
@@ -51,14 +51,9 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping): Promise<number> {
   const proc = processSpec(p, rec);
   const tty = rec.Config.Tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
-  const cgroupPath = createCgroupFor(rec);
-  const plan = buildContainerPlan({ store: p, rec, mapping, process: proc, removeOnExit: rec.HostConfig.AutoRemove, tty, keepStdin: rec.Config.OpenStdin, cgroupPath });
-  // The helper is the one writer of state.json (running, then exited) — also for --rm, before it
-  // removes the container, so `ps`, `kill` and `exec` see a foreground container like any other.
-  plan.add('state', path.join(containerDir(p, rec.Id), 'state.json'));
-  // The helper removes the cgroup itself after the exit, so a killed CLI leaves none behind.
-  if (cgroupPath) plan.inPhase('cleanup').add('rmdir-cgroup', cgroupPath);
-  const h = spawnHelper('run', plan, { stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+  const { h, cgroupPath } = await launchContainer(p, rec, mapping, {
+    process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+  });
   let stopTimer: NodeJS.Timeout | undefined;
   const forward = (sig: NodeJS.Signals) => {
     h.child.kill(sig);

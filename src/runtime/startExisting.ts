@@ -12,7 +12,7 @@ export async function startExisting(p: StorePaths, id: string, attach: boolean, 
     if (attach) throw new LodgerError('ALREADY_RUNNING', `container ${rec.Name} is already running — use "lodger logs -f ${rec.Name}" or "lodger exec"`);
     return 0;  // Docker: starting a running container is a no-op
   }
-  const mapping = callerMapping(rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
+  const mapping = callerMapping(rec.HostConfig.UsernsMode || undefined);
   if (attach) {
     rec.Config.OpenStdin = rec.Config.OpenStdin || interactive;
     return startForeground(p, rec, mapping);

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { LodgerError } from '../errors';
 import { readImageFile } from '../image/layerLookup';
 import { containerDir, liveState, readContainer, readState, resolveContainer, type ContainerRecord } from '../storage/containers';
-import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
+import { imageReadDirs } from './imageLayers';
 
 /** sysconf(_SC_CLK_TCK): 100 on every Linux architecture Node runs on (USER_HZ). */
 const HZ = 100;
@@ -53,7 +53,7 @@ function insideId(map: string, host: number): number | undefined {
 function viewLayers(p: StorePaths, rec: ContainerRecord): string[] {
   const dir = containerDir(p, rec.Id);
   if (rec.Driver === 'vfs') return [path.join(dir, 'rootfs')];
-  return [path.join(dir, 'upper'), ...[...rec.Layers].reverse().map((d) => layerDiffDir(p, d))];
+  return [path.join(dir, 'upper'), ...imageReadDirs(p, rec)];
 }
 
 function readProc(pid: number, boot: number, names: Map<number, string>, uidMap: string): ProcInfo | undefined {

@@ -42,6 +42,9 @@ export interface ContainerRecord {
     Privileged: boolean;
     RestartPolicy: { Name: string; MaximumRetryCount: number };
     PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+    /** -p values as given and -P: resolved to host ports at each start (see network.json). */
+    PublishSpecs?: string[];
+    PublishAllPorts?: boolean;
     Dns: string[];
     DnsSearch: string[];
     DnsOptions: string[];

@@ -28,6 +28,12 @@ export const NETWORK_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
   [0x65735546, 'FUSE'],
 ]);
 
+/** Common local filesystems, only to name them (e.g. in `lodger info`). */
+const LOCAL_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0xef53, 'ext4'], [0x58465342, 'xfs'], [0x9123683e, 'btrfs'], [0x01021994, 'tmpfs'], [0x2fc12fc1, 'zfs'],
+  [0x794c7630, 'overlay'], [0xf2f52010, 'f2fs'],
+]);
+
 export interface FsKind {
   /** f_type as an unsigned 32-bit number. */
   magic: number;
@@ -56,5 +62,5 @@ export function fsKind(p: string): FsKind {
   // f_type is a long in the kernel ABI; the magics are 32-bit, so compare their low 32 bits unsigned.
   const magic = native().statfsType(checked) >>> 0;
   const name = NETWORK_FILESYSTEMS.get(magic);
-  return { magic, name: name ?? `0x${magic.toString(16)}`, checked, network: name !== undefined };
+  return { magic, name: name ?? LOCAL_FILESYSTEMS.get(magic) ?? `0x${magic.toString(16)}`, checked, network: name !== undefined };
 }

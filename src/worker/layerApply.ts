@@ -20,6 +20,19 @@ export interface ApplyOptions {
   /** As for unpackLayer: owners this user namespace cannot map are noted, not fatal (default true). */
   rootless?: boolean;
   ops?: FsOps;
+  /**
+   * Owners to give the copies instead of the layer files' own: lines mapping an id as this namespace
+   * sees it (inside) to the id the copy gets (outside) — keep-id's translation (idmap.ts translateIds).
+   */
+  idMap?: { uid: IdLine[]; gid: IdLine[] };
+}
+
+interface IdLine { inside: number; outside: number; count: number }
+
+function mapId(lines: IdLine[] | undefined, id: number): number {
+  if (!lines) return id;
+  for (const l of lines) if (id >= l.inside && id < l.inside + l.count) return l.outside + (id - l.inside);
+  return id;
 }
 
 export interface ApplyResult {
@@ -64,7 +77,7 @@ class Applier {
 
   private chown(dst: Buffer, rel: Buffer, st: fs.Stats): void {
     try {
-      fs.lchownSync(dst, st.uid, st.gid);
+      fs.lchownSync(dst, mapId(this.opts.idMap?.uid, st.uid), mapId(this.opts.idMap?.gid, st.gid));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (!this.rootless || (code !== 'EINVAL' && code !== 'EPERM')) throw err;

@@ -21,12 +21,12 @@ const ops: Record<string, Op> = {
     for (const p of paths) fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
     return { removed: paths.length };
   },
-  /** apply LAYERDIR ROOTFS: copy an unpacked layer onto a rootfs (the vfs driver). */
-  async apply([layerDir, rootfs]) {
+  /** apply LAYERDIR ROOTFS [IDMAP-JSON]: copy an unpacked layer onto a rootfs (the vfs driver), translating owners for keep-id. */
+  async apply([layerDir, rootfs, ids]) {
     const { applyLayerDir } = require('./layerApply') as typeof import('./layerApply');
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o755 });
-    await applyLayerDir(layerDir, rootfs);
-    return {};
+    const r = await applyLayerDir(layerDir, rootfs, ids ? { idMap: JSON.parse(ids) } : {});
+    return { notes: r.notes };
   },
   /** cp REQUEST-JSON: copy between a container's root and the host (containerCopy.ts). */
   async cp([req]) {
@@ -38,6 +38,11 @@ const ops: Record<string, Op> = {
     const { packToFile } = require('./treeTar') as typeof import('./treeTar');
     const fd = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     try { return packToFile({ dirFd: fd, name: null }, Buffer.alloc(0), out, { mode: mode === 'diff' ? 'diff' : 'rootfs' }); } finally { fs.closeSync(fd); }
+  },
+  /** squash ROOT CONFIG OUT LAYERDIR…: flatten the layers (bottom first) at ROOT and write the squashfs file OUT (save --format squashfs). */
+  async squash([root, configFile, out, ...layers]) {
+    const { buildSquashfs } = require('./squashBuild') as typeof import('./squashBuild');
+    return buildSquashfs({ root, configFile, out, layers });
   },
   /** du PATH…: apparent sizes of trees (container layers) for `system df` and `container prune`. */
   async du(paths) {

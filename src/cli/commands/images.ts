@@ -11,25 +11,31 @@ export class ImagesCommand extends LodgerCommand {
   noTrunc = Option.Boolean('--no-trunc', false);
 
   async run(): Promise<number> {
-    const { readIndex } = await import('../../storage/images');
-    const images = readIndex(await this.store()).sort((a, b) => b.created.localeCompare(a.created));
+    const { readIndex, readOnlyImages } = await import('../../storage/images');
+    const p = await this.store();
+    // Ours, then those of the additional read-only stores that we do not have ourselves.
+    const own = readIndex(p);
+    const ids = new Set(own.map((i) => i.id));
+    const images = [...own, ...readOnlyImages(p).filter((i) => !ids.has(i.id))].sort((a, b) => b.created.localeCompare(a.created));
+    const anyReadOnly = images.some((i) => i.readOnlyStore);
     if (this.quiet) {
       this.context.stdout.write([...new Set(images.map((i) => (this.noTrunc ? i.id : shortId(i.id))))].map((l) => l + '\n').join(''));
       return 0;
     }
     if (this.format === 'json') {
-      const out = images.map((i) => ({ Id: i.id, Names: i.names, RepoTags: i.names, RepoDigests: i.repoDigests ?? [], Digest: i.manifestDigest, Created: i.created, Size: i.size, Layers: i.layers }));
+      const out = images.map((i) => ({ Id: i.id, Names: i.names, RepoTags: i.names, RepoDigests: i.repoDigests ?? [], Digest: i.manifestDigest, Created: i.created, Size: i.size, Layers: i.layers, ReadOnly: !!i.readOnlyStore, ...(i.readOnlyStore ? { Store: i.readOnlyStore } : {}) }));
       this.context.stdout.write(JSON.stringify(out, null, 2) + '\n');
       return 0;
     }
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+    // R/O (podman's name) only when an additional read-only store has images: the usual table is unchanged.
+    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', ...(anyReadOnly ? ['R/O'] : [])]];
     for (const i of images) {
       const names = i.names.length ? i.names : ['<none>:<none>'];
       for (const n of names) {
         const colon = n.lastIndexOf(':');
         const repo = colon > n.lastIndexOf('/') ? n.slice(0, colon) : n;
         const tag = colon > n.lastIndexOf('/') ? n.slice(colon + 1) : '<none>';
-        rows.push([repo, tag, this.noTrunc ? i.id : shortId(i.id), `${humanAge(i.created)} ago`, humanSize(i.size)]);
+        rows.push([repo, tag, this.noTrunc ? i.id : shortId(i.id), `${humanAge(i.created)} ago`, humanSize(i.size), ...(anyReadOnly ? [i.readOnlyStore ? 'true' : 'false'] : [])]);
       }
     }
     this.context.stdout.write(table(rows));

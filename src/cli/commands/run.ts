@@ -15,13 +15,14 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
   workdir = Option.String('-w,--workdir', { description: 'Working directory inside the container' });
   user = Option.String('-u,--user', { description: 'User (name|uid[:group|gid])' });
   volume = Option.Array('-v,--volume', [], { description: 'Bind mount SRC:DST[:ro]' });
+  device = Option.Array('--device', [], { description: 'Add a host device HOST[:CONTAINER][:rwm], or CDI devices VENDOR/CLASS=NAME|all (specs in /etc/cdi, /var/run/cdi)' });
   entrypoint = Option.String('--entrypoint', { description: "Override the image's entrypoint" });
   init = Option.Boolean('--init', false, { description: 'Run an init as PID 1 that forwards signals and reaps zombies' });
   readOnly = Option.Boolean('--read-only', false, { description: "Mount the container's root filesystem read-only" });
   hostname = Option.String('--hostname', { description: 'Container host name' });
   network = Option.String('--network,--net', { description: 'none, host, slirp4netns[:opts], pasta[:opts], container:NAME, or a network' });
   storageDriver = Option.String('--storage-driver', { description: 'overlay, fuse-overlayfs or vfs' });
-  userns = Option.String('--userns', { description: 'single: map only your own id' });
+  userns = Option.String('--userns', { description: 'single: map only your own id; keep-id: your own uid/gid (and name) inside, files you write in bind mounts are yours' });
   privileged = Option.Boolean('--privileged', false, { description: 'All capabilities of the user namespace, no masked paths' });
   publish = Option.Array('-p,--publish', [], { description: 'Publish a port [ip:][hostPort:]containerPort[/proto]' });
   publishAll = Option.Boolean('-P,--publish-all', false, { description: 'Publish every exposed port to a random host port' });
@@ -57,7 +58,7 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
     put('pidsLimit', this.pidsLimit); put('blkioWeight', this.blkioWeight);
     return {
       image: this.image, command: this.command, entrypoint: this.entrypoint, env: this.env, envFile: this.envFile,
-      workdir: this.workdir, user: this.user, volumes: this.volume, rm: this.rm, detach: this.detach, name: this.name,
+      workdir: this.workdir, user: this.user, volumes: this.volume, devices: this.device, rm: this.rm, detach: this.detach, name: this.name,
       interactive: this.interactive, tty: this.tty, init: this.init, readOnly: this.readOnly, hostname: this.hostname,
       network: this.network ?? '', storageDriver: this.storageDriver, userns: this.userns, privileged: this.privileged,
       publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption,
