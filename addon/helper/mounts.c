@@ -304,6 +304,17 @@ int run_step(const struct step *s, int rootfd, struct lerr *e) {
   }
   if (!strcmp(op, "rmtree") && s->argc == 1) return rmtree(a[0], e);
   if (!strcmp(op, "rmdir-cgroup") && s->argc == 1) return rmdir_cgroup(a[0], e);
+  if (!strcmp(op, "kill-pidfile") && s->argc == 1) {
+    /* A network process that outlives the namespace it served (pasta keeps it alive itself) is told to
+     * go by the pid it wrote (pasta(1) --pid); a missing file means it never started or is gone. */
+    char buf[32] = {0};
+    int fd AUTOCLOSE = open(a[0], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    if (read(fd, buf, sizeof buf - 1) <= 0) return 0;
+    long pid = strtol(buf, NULL, 10);
+    if (pid > 1) kill((pid_t)pid, SIGTERM);
+    return 0;
+  }
   return failf(e, "plan", op, EINVAL, "unknown step or wrong argument count (%d)", s->argc);
 }
 

@@ -21,12 +21,19 @@ import { LogsCommand } from './commands/logs';
 import { AttachCommand } from './commands/attach';
 import { ExecCommand } from './commands/exec';
 import { InspectCommand } from './commands/inspect';
+import { NetworkCreateCommand, NetworkInspectCommand, NetworkLsCommand, NetworkRmCommand, PortCommand } from './commands/network';
 import { PauseCommand, StatsCommand, UnpauseCommand } from './commands/stats';
 import { LoginCommand, LogoutCommand, PullCommand, PushCommand, TagCommand } from './commands/registry';
 
-export const COMMANDS = [RunCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, AttachCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
+export const COMMANDS = [RunCommand, PortCommand, NetworkCreateCommand, NetworkLsCommand, NetworkRmCommand, NetworkInspectCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, AttachCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '__dns-responder') {
+    // A user network's name server, started by the network's holder (src/network/dnsServer.ts).
+    const { dnsResponderMain } = await import('../network/dnsServer');
+    await dnsResponderMain(argv.slice(1));
+    return 0;
+  }
   if (argv[0] === '__worker') {
     const { workerMain } = await import('../worker/main');
     return workerMain(argv.slice(1));

@@ -108,7 +108,11 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (!hostNet) plan.add('loopback-up');
 
   plan.inPhase('cleanup');
-  if (i.runtimeDir) plan.rmtree(i.runtimeDir);
+  if (i.runtimeDir) {
+    // pasta holds the namespace it serves and would outlive the container: stop it by its pid file.
+    plan.add('kill-pidfile', path.join(i.runtimeDir, 'pasta.pid'));
+    plan.rmtree(i.runtimeDir);
+  }
   if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
   if (i.removeOnExit) plan.rmtree(dir);
 

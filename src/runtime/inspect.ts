@@ -39,7 +39,18 @@ export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<st
     GraphDriver: { Name: rec.Driver, Data: rec.Driver === 'vfs' ? { RootDir: path.join(dir, 'rootfs') } : { UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work'), MergedDir: path.join(dir, 'merged') } },
     Mounts: rec.Mounts,
     Config: rec.Config,
-    NetworkSettings: (rec as ContainerRecord & { NetworkSettings?: unknown }).NetworkSettings ?? { Networks: {}, Ports: {}, IPAddress: '' },
+    NetworkSettings: networkSettings(p, rec),
+  };
+}
+
+/** Docker's NetworkSettings from what the last start attached (network.json). */
+function networkSettings(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
+  const { readNetworkInfo } = require('./networkSetup') as typeof import('./networkSetup');
+  const n = readNetworkInfo(p, rec.Id);
+  const mode = rec.HostConfig.NetworkMode;
+  return {
+    IPAddress: n?.IPAddress ?? '', IPPrefixLen: n?.IPPrefixLen ?? 0, Gateway: n?.Gateway ?? '', Ports: n?.Ports ?? {},
+    Networks: { [mode]: { IPAddress: n?.IPAddress ?? '', IPPrefixLen: n?.IPPrefixLen ?? 0, Gateway: n?.Gateway ?? '', Backend: n?.Backend ?? mode } },
   };
 }
 

@@ -32,11 +32,10 @@ export function statusText(st: ContainerState): string {
   }
 }
 
-function portsText(rec: ContainerRecord): string {
+function portsText(p: StorePaths, rec: ContainerRecord): string {
+  const { readNetworkInfo } = require('./networkSetup') as typeof import('./networkSetup');
   const out: string[] = [];
-  for (const [cport, binds] of Object.entries(rec.HostConfig.PortBindings ?? {})) {
-    for (const b of binds) out.push(`${b.HostIp || '0.0.0.0'}:${b.HostPort}->${cport}`);
-  }
+  for (const m of readNetworkInfo(p, rec.Id)?.Mappings ?? []) out.push(`${m.hostIp || '0.0.0.0'}:${m.hostPort}->${m.containerPort}/${m.protocol}`);
   return out.join(', ');
 }
 
@@ -69,7 +68,7 @@ export function listContainers(p: StorePaths, o: ListOptions): PsRow[] {
       State: state.Status,
       Status: statusText(state),
       ExitCode: state.ExitCode,
-      Ports: portsText(rec),
+      Ports: portsText(p, rec),
       Names: rec.Name,
       Labels: rec.Config.Labels ?? {},
     };

@@ -40,6 +40,9 @@ export async function removeContainer(p: StorePaths, id: string, force: boolean)
     const cg = require('../cgroups') as typeof import('../cgroups');
     await cg.removeContainerCgroup(st.CgroupPath).catch(() => undefined);
   }
+  // A user network's address and forwards outlive the container's namespaces; give them back.
+  const { networkCleanup } = require('./networkSetup') as typeof import('./networkSetup');
+  await networkCleanup(p, id).catch(() => undefined);
   const trash = path.join(p.containers, `.trash-${id}`);
   await withStoreLock(p, () => {
     if (fs.existsSync(containerDir(p, id))) fs.renameSync(containerDir(p, id), trash);
