@@ -9,6 +9,7 @@
         "addon/helper/report.c",
         "addon/helper/idmap.c",
         "addon/helper/mounts.c",
+        "addon/helper/fusemount.c",
         "addon/helper/process.c",
         "addon/helper/supervise.c",
         "addon/helper/monitor.c",

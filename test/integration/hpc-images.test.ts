@@ -170,6 +170,17 @@ describe.skipIf(!ok)('run FILE.sqfs', () => {
     child.kill('SIGKILL');
   });
 
+  it('a file saved again at the same path runs with its new config (nothing read from the old one is reused)', async () => {
+    const file = path.join(work, 'resaved.sqfs');
+    const b = busyboxFixture()!;
+    await runLodgerOk(['import', '-c', 'CMD ["echo", "first"]', b.tar, 'resave:1'], { store });
+    await runLodgerOk(['save', '--format', 'squashfs', '-o', file, 'resave:1'], { store });
+    expect((await runLodgerOk(['run', '--rm', file], { store })).stdout).toBe('first\n');
+    await runLodgerOk(['import', '-c', 'CMD ["echo", "second"]', b.tar, 'resave:2'], { store });
+    await runLodgerOk(['save', '--format', 'squashfs', '-o', file, 'resave:2'], { store });
+    expect((await runLodgerOk(['run', '--rm', file], { store })).stdout).toBe('second\n');
+  });
+
   it('a file that is not squashfs, or is missing, fails with 125 saying so', async () => {
     const junk = path.join(work, 'junk.sqfs');
     fs.writeFileSync(junk, 'not a squashfs image\n'.repeat(10));
