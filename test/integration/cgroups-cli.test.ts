@@ -78,6 +78,27 @@ describe.skipIf(!ready)('a container\'s own cgroup', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it('cannot write its own or its parent\'s control files from inside (CVE-2023-25809 class)', async () => {
+    const id = await detached('cve', 'sleep 600');
+    const dir = cgDir(id);
+    const parentProcs = fs.readFileSync(path.join(base!, 'cgroup.procs'), 'utf8');
+    const parentFreeze = fs.readFileSync(path.join(base!, 'cgroup.freeze'), 'utf8');
+    // Inside: /sys/fs/cgroup is the container's own cgroup (its cgroup namespace's root), read-only;
+    // nothing above it is reachable — ".." of the mount is /sys/fs, not the parent cgroup.
+    const r = await lodger(['exec', 'cve', 'sh', '-c',
+      'echo $$ > /sys/fs/cgroup/cgroup.procs && echo wrote-procs; echo 1 > /sys/fs/cgroup/cgroup.freeze && echo wrote-freeze; ' +
+      'echo 1 > /sys/fs/cgroup/cgroup.kill && echo wrote-kill; ls /sys/fs/cgroup/.. ; cat /proc/self/cgroup']);
+    expect(r.stdout).not.toMatch(/wrote-/);
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/^cgroup$/m);
+    expect(r.stdout).toMatch(/^0::\/$/m);
+    expect(fs.readFileSync(path.join(base!, 'cgroup.procs'), 'utf8')).toBe(parentProcs);
+    expect(fs.readFileSync(path.join(base!, 'cgroup.freeze'), 'utf8')).toBe(parentFreeze);
+    expect(eventsOf(dir)).toMatch(/frozen 0/);
+    expect((await inspectState(lodgerOk, 'cve')).Running).toBe(true);
+    await lodgerOk(['rm', '-f', 'cve']);
+  });
+
   it('a foreground container\'s CLI and helper stay outside it, and the cgroup goes with the container', async () => {
     const cli = spawnLodger(['run', '--rm', '-i', '--name', 'fg', 'busybox', 'sh', '-c', 'echo ready; read _'], { store });
     await waitForOutput(cli, 'ready', { stream: 'stdout' });
