@@ -23,13 +23,9 @@ export interface ImageConfig {
   history?: Array<{ created?: string; created_by?: string; empty_layer?: boolean; comment?: string }>;
 }
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string; variant?: string };
-}
+/** One descriptor shape for the whole image code (image-spec descriptor.md): the registry client's. */
+export type { Descriptor } from './manifest';
+import { MediaType, type Descriptor } from './manifest';
 
 export interface ImageManifest {
   schemaVersion: 2;
@@ -39,17 +35,18 @@ export interface ImageManifest {
   annotations?: Record<string, string>;
 }
 
+/** The media types lodger writes, by the short names the store code uses (values from manifest.ts's table). */
 export const MEDIA = {
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  ociManifest: MediaType.OciManifest,
+  ociIndex: MediaType.OciIndex,
+  ociConfig: MediaType.OciConfig,
+  ociLayer: MediaType.OciLayer,
+  ociLayerGzip: MediaType.OciLayerGzip,
+  ociLayerZstd: MediaType.OciLayerZstd,
+  dockerManifest: MediaType.DockerManifest,
+  dockerList: MediaType.DockerManifestList,
+  dockerConfig: MediaType.DockerConfig,
+  dockerLayerGzip: MediaType.DockerLayerGzip,
 } as const;
 
 /** OCI architecture name for this machine (Go's GOARCH names, which the image-spec uses). */

@@ -1,7 +1,7 @@
 // pasta(1): starting it for a container's network namespace with its ports, tying its life to the container, stopping it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { readFileSync, symlinkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stream } from 'node:stream';
 import { LodgerError } from '../errors';
@@ -83,7 +83,7 @@ export function buildPastaArgs(input: PastaArgsInput): string[] {
   args.push(...user);
   // A path target makes pasta watch its directory with inotify and quit once the entry is deleted
   // (pasta(1) --no-netns-quit); /proc/PID/ns/net itself never sees such an event, so the target is a
-  // symlink we own in the runtime directory.
+  // symlink we own, alone in its directory (see startPasta).
   args.push('--netns', input.netnsLink, '--userns', `/proc/${input.pid}/ns/user`);
   return args;
 }
@@ -171,7 +171,11 @@ function startWatchdog(exitFd: number | Stream | 'pipe', netnsLink: string): { c
  * is the readiness signal; `--pid` gives the daemon's pid.
  */
 export async function startPasta(o: StartPastaOptions): Promise<PastaHandle> {
-  const netnsLink = join(o.runtimeDir, 'pasta.netns');
+  // The link sits alone in a directory of its own: pasta (2023 builds) reads a batch of inotify events
+  // but checks only the first, so if `rm -rf` of the runtime directory deleted pasta.log first, the
+  // link's deletion would go unnoticed and pasta would outlive the container (seen here).
+  const netnsDir = join(o.runtimeDir, 'pasta-netns');
+  const netnsLink = join(netnsDir, 'netns');
   const pidFile = join(o.runtimeDir, 'pasta.pid');
   const logFile = join(o.runtimeDir, 'pasta.log');
   for (const f of [netnsLink, pidFile]) {
@@ -181,6 +185,7 @@ export async function startPasta(o: StartPastaOptions): Promise<PastaHandle> {
       // absent: the usual case
     }
   }
+  mkdirSync(netnsDir, { recursive: true, mode: 0o700 });
   symlinkSync(`/proc/${o.pid}/ns/net`, netnsLink);
   const args = buildPastaArgs({
     pid: o.pid,
@@ -209,6 +214,11 @@ export async function startPasta(o: StartPastaOptions): Promise<PastaHandle> {
       wd.ownEnd.destroy();
     }
     if (watchdog) await terminate(watchdog, 500);
+    try {
+      rmdirSync(netnsDir);
+    } catch {
+      // removed with the runtime directory already
+    }
     try {
       unlinkSync(pidFile);
     } catch {
