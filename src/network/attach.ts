@@ -1,7 +1,8 @@
 // attachNetwork: gives a just-created container's network namespace its network (per mode) and returns what resolv.conf, /etc/hosts and `lodger port` need.
 import { networkInterfaces } from 'node:os';
 import type { Stream } from 'node:stream';
-import { unlinkSync } from 'node:fs';
+import { rmdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LodgerError } from '../errors';
 import { defaultBackend, detectBackends, resolveDefaultMode, type BackendName, type Backends, type NetworkMode, type PastaInfo } from './mode';
 import type { PortMapping } from './ports';
@@ -27,7 +28,7 @@ export interface UserNetworkAttach {
 export interface AttachOptions {
   /** Host pid of the container's init, whose user and network namespaces are the target. */
   pid: number;
-  /** Per-container runtime directory (0700, ours): holds slirp.sock, pasta.netns and the backends' logs. */
+  /** Per-container runtime directory (0700, ours): holds slirp.sock, pasta-netns/ and the backends' logs. */
   runtimeDir: string;
   /** Host ports already decided by resolvePortMappings(). */
   ports?: PortMapping[];
@@ -51,7 +52,7 @@ export interface AttachOptions {
   monitorUnlinksOnExit?: boolean;
   /** detectBackends() result, to avoid probing again. */
   backends?: Backends;
-  /** Backend for `--network` unset, from configuration; otherwise the fastest installed. */
+  /** Backend for `--network` unset, from configuration; otherwise defaultBackend()'s choice (pasta when installed). */
   preferredBackend?: BackendName | null;
   readyTimeoutMs?: number;
   /** Required for `--network <user network>`. */
@@ -67,7 +68,7 @@ export type NetworkState =
 
 export interface AttachedNetwork {
   backend: 'none' | 'host' | 'container' | 'slirp4netns' | 'pasta' | 'user';
-  /** The network process (slirp4netns, pasta), or null when nothing runs for this container. */
+  /** The network process (slirp4netns, pasta; a user network's shared slirp4netns), or null when none runs. */
   pid: number | null;
   /** The container's IPv4 address, gateway and prefix on its network (null for none/host/container). */
   ip: string | null;
@@ -259,6 +260,11 @@ export async function stopNetwork(state: NetworkState): Promise<void> {
       }
       if (isAlive(state.process) && !(await waitForExit(state.process, 2000))) await terminate(state.process);
       if (state.watchdog) await terminate(state.watchdog, 500);
+      try {
+        rmdirSync(dirname(state.netnsLink));
+      } catch {
+        // gone with the runtime directory
+      }
       return;
     case 'user': {
       const { detachUserNetwork } = await import('./userAttach');

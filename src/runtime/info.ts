@@ -23,8 +23,11 @@ export async function gatherInfo(p: StorePaths): Promise<Record<string, unknown>
     if (cg.describeCgroups) info.cgroups = cg.describeCgroups();
   } catch { /* cgroups library not present */ }
   try {
-    const net = require('../network/mode') as { detectBackends?: () => unknown; defaultBackend?: () => unknown };
-    if (net.detectBackends) info.network = { backends: net.detectBackends(), default: net.defaultBackend?.() };
+    const net = require('../network/mode') as typeof import('../network/mode');
+    const backends = await net.detectBackends();
+    let dflt: string;
+    try { dflt = net.defaultBackend(backends, (process.env.LODGER_NETWORK_BACKEND || null) as 'pasta' | 'slirp4netns' | null); } catch (e) { dflt = `none: ${(e as Error).message}`; }
+    info.network = { backends: Object.fromEntries(Object.entries(backends).map(([k, v]) => [k, v ? v.version || 'installed' : 'not installed'])), default: dflt };
   } catch { /* network library not present */ }
   return info;
 }

@@ -42,7 +42,8 @@ export function readNetworkInfo(p: StorePaths, id: string): NetworkInfo | undefi
 
 /** The container's private runtime directory: the backends' sockets, netns link and logs. Removed at exit. */
 export function containerRuntimeDir(p: StorePaths, id: string): string {
-  const dir = path.join(p.runtime, 'containers', id);
+  // The short id keeps unix socket paths (slirp.sock) under sun_path's 108 bytes (unix(7)).
+  const dir = path.join(p.runtime, 'c', id.slice(0, 12));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }

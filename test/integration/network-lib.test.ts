@@ -342,7 +342,7 @@ describe.skipIf(!(haveBasics && havePasta && tunOk))('pasta', () => {
       code: 'NETWORK_PORT_IN_USE',
       message: expect.stringContaining('bind'),
     });
-    expect(existsSync(join(dir, 'pasta.netns'))).toBe(false);
+    expect(existsSync(join(dir, 'pasta-netns'))).toBe(false);
   });
 
   it('stop() leaves no pasta, no watchdog and no netns link', async () => {
@@ -355,7 +355,19 @@ describe.skipIf(!(haveBasics && havePasta && tunOk))('pasta', () => {
     await net.stop();
     expect(isAlive(pasta)).toBe(false);
     expect(isAlive(watchdog!)).toBe(false);
-    expect(existsSync(join(dir, 'pasta.netns'))).toBe(false);
+    expect(existsSync(join(dir, 'pasta-netns'))).toBe(false);
+  });
+
+  it('quits when the monitor removes the whole runtime directory (no watchdog)', async () => {
+    const t = await makeTarget();
+    const dir = runtimeDir();
+    const net = await attachNetwork(parseNetworkMode('pasta'), { pid: t.pid, runtimeDir: dir, backends, monitorUnlinksOnExit: true });
+    networks.push(net);
+    if (net.state.backend !== 'pasta') throw new Error('expected pasta state');
+    expect(net.state.watchdog).toBeNull();
+    expect(net.unlinkOnExit).toEqual([join(dir, 'pasta-netns', 'netns')]);
+    rmSync(dir, { recursive: true, force: true }); // pasta.log and pasta.pid go too, in any order
+    expect(await waitForExit(net.state.process, 5000)).toBe(true);
   });
 
   it('exits on its own when the container dies (exit fd held by the container)', async () => {
@@ -419,7 +431,7 @@ describe.skipIf(!(haveBasics && (haveSlirp || havePasta) && tunOk))('detached co
   });
 });
 
-const haveIproute = requirePrereq(toolPath('ip') && toolPath('nft'), 'ip (iproute2) and nft (nftables) are not installed');
+const haveIproute = requirePrereq(toolPath('ip') && toolPath('nft') && toolPath('busybox'), 'ip (iproute2), nft (nftables) and busybox (for ping) are needed for the user-network tests');
 
 describe.skipIf(!(haveBasics && haveSlirp && tunOk && haveIproute))('user networks', () => {
   let root = '';
