@@ -58,6 +58,7 @@ struct plan {
   /* detached: the helper is the container's monitor */
   int detached;                       /* "detach LOG": the helper is the monitor, the CLI leaves */
   pid_t join_userns_pid, join_netns_pid; /* --network container:X: X's init */
+  pid_t parent_userns_pid;            /* user networks: the container's user namespace is made inside this one's */
   const char *log_path, *state_path;  /* "state PATH": where state.json is kept (both modes) */
   const char *restart_policy; int restart_max;
   /* exec into a running container */

@@ -61,6 +61,7 @@ static int run_map_tool(const char *tool, pid_t target, const char *triples, str
 }
 
 static int become_root(struct plan *p, struct lerr *e);
+static int userns_enter_maps(struct plan *p, struct lerr *e);
 
 static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
   char path[64];
@@ -113,8 +114,32 @@ static int join_user_of(struct plan *p, struct lerr *e) {
   return become_root(p, e);
 }
 
+/* A user network's veths are made from lodger's infra user namespace, which may add links only to
+ * network namespaces owned by its descendants (user_namespaces(7)): the container's user namespace is
+ * created inside it. We are root there, so the mapper writes the maps itself; it can open our /proc
+ * files only while we are dumpable (no container process exists yet). */
+static int enter_parent_userns(struct plan *p, struct lerr *e) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)p->parent_userns_pid);
+  int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failf(e, "open-namespace", path, errno, "the user network's infra namespace is gone; run the container again");
+  if (setns(fd, CLONE_NEWUSER) < 0) return fail(e, "setns", path, errno);
+  prctl(PR_SET_DUMPABLE, 1);
+  return 0;
+}
+
 int userns_enter(struct plan *p, struct lerr *e) {
   if (p->join_userns_pid > 0) return join_user_of(p, e);
+  if (p->parent_userns_pid > 0) {
+    if (enter_parent_userns(p, e) < 0) return -1;
+    int rc = userns_enter_maps(p, e);
+    prctl(PR_SET_DUMPABLE, 0);
+    return rc;
+  }
+  return userns_enter_maps(p, e);
+}
+
+static int userns_enter_maps(struct plan *p, struct lerr *e) {
   if (!strcmp(p->map_mode, "direct") && getuid() != 0) {
     if (map_self(p, e) < 0) return -1;
     return become_root(p, e);

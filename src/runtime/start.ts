@@ -51,7 +51,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping): Promise<number> {
   const proc = processSpec(p, rec);
   const tty = rec.Config.Tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
-  const { h, cgroupPath } = await launchContainer(p, rec, mapping, {
+  const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, {
     process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
   let stopTimer: NodeJS.Timeout | undefined;
@@ -72,6 +72,8 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
   clearTimeout(stopTimer);
   for (const s of FORWARDED) process.off(s, forward);
   await removeCgroup(cgroupPath);
+  // A user network's address and forwards outlive the namespaces (slirp4netns and pasta end by themselves).
+  if (network?.state.backend === 'user') await network.stop().catch(() => undefined);
   // Failures while tidying up after the exit are worth a warning, not the container's status.
   const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
   for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) process.stderr.write(`lodger: warning: ${helperFailureToError(f).message}\n`);

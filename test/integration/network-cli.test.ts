@@ -64,6 +64,24 @@ describe.skipIf(!ready)('networks through the CLI', () => {
     expect(none.stdout).toBe('lo\n');
   });
 
+  it('containers on one user network reach each other by name; another network cannot reach them', async () => {
+    await runLodgerOk(['network', 'create', 'nca'], { store });
+    await runLodgerOk(['network', 'create', 'ncb'], { store });
+    await runLodgerOk(['run', '-d', '--name', 'srv', '--network', 'nca', 'busybox', 'sleep', '60'], { store });
+    const ip = (await runLodgerOk(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'srv'], { store })).stdout.trim();
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const same = await runLodger(['run', '--rm', '--network', 'nca', 'busybox', 'sh', '-c', 'ping -c1 -W2 srv'], { store });
+    expect(same.code, same.stdout + same.stderr).toBe(0);
+    expect(same.stdout).toContain(`(${ip})`);
+    const other = await runLodger(['run', '--rm', '--network', 'ncb', 'busybox', 'sh', '-c', `ping -c1 -W1 srv; ping -c1 -W1 ${ip}`], { store });
+    expect(other.code).not.toBe(0);
+    expect(other.stdout + other.stderr).toMatch(/bad address 'srv'/);
+    expect(other.stdout).toMatch(/0 packets received/);
+    await runLodgerOk(['rm', '-f', 'srv'], { store });
+    // The foreground --rm containers gave their addresses back: the networks can go without --force.
+    await runLodgerOk(['network', 'rm', 'nca', 'ncb'], { store });
+  });
+
   it('-p with --network none is refused before anything runs (125)', async () => {
     const r = await runLodger(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'], { store });
     expect(r.code).toBe(125);
