@@ -191,7 +191,12 @@ void container_init(struct plan *p, int syncfd, int errfd, int ptysock) {
   /* While the CLI attaches the network, slirp4netns/pasta must open our /proc/PID/ns files, which a
    * non-dumpable process keeps from everyone but root (proc(5)). No process of the container exists
    * yet, so be dumpable only until the go, and never again before exec. */
-  if (p->wait_go) prctl(PR_SET_DUMPABLE, 1);
+  if (p->wait_go) {
+    prctl(PR_SET_DUMPABLE, 1);
+    /* Only now may the supervisor report our pid: a network helper started on that report must find
+     * us dumpable already, or opening /proc/PID/ns/user fails with EACCES (seen under load). */
+    if (write(syncfd, "d", 1) != 1) _exit(125);
+  }
   char go;
   if (read(syncfd, &go, 1) != 1) _exit(125);  /* the supervisor is gone */
   close(syncfd);

@@ -203,6 +203,10 @@ static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *
   close(sync[1]); close(errp[1]); if (pty[1] >= 0) close(pty[1]);
   if (out[1] >= 0) { close(out[1]); close(err[1]); *outp = out[0]; *errp2 = err[0]; }
   if (p->cgroup && join_cgroup(p->cgroup, child, &e) < 0) { report_error(&e); kill(child, SIGKILL); goto reap; }
+  if (p->wait_go) {
+    char d = 0;  /* the init is dumpable (container_init): its /proc/PID/ns files can be opened */
+    if (read(sync[0], &d, 1) != 1 || d != 'd') { kill(child, SIGKILL); goto reap; }
+  }
   report_event("pid", "pid", child);
   if (p->wait_go) {
     char c = 0;
@@ -210,11 +214,11 @@ static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *
     p->wait_go = 0;  /* a restart needs no second go */
   }
   write_all(sync[0], "g", 1);
-  close(sync[0]);
-  if (p->tty) { *master = recv_fd(pty[0]); close(pty[0]); }
+  close(sync[0]); sync[0] = -1;
+  if (p->tty) { *master = recv_fd(pty[0]); close(pty[0]); pty[0] = -1; }
   struct errmsg m;
   if (read_all(errp[0], &m, sizeof m) == (ssize_t)sizeof m) {
-    close(errp[0]);
+    close(errp[0]); errp[0] = -1;
     report_error(&m.e);
     *code = m.code;
     if (*master >= 0) { close(*master); *master = -1; }
@@ -225,6 +229,9 @@ static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *
   return child;
 
 reap:
+  if (sync[0] >= 0) close(sync[0]);
+  if (errp[0] >= 0) close(errp[0]);
+  if (pty[0] >= 0) close(pty[0]);
   if (*outp >= 0) { close(*outp); close(*errp2); *outp = *errp2 = -1; }
   {
     int st;
