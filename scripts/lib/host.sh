@@ -153,3 +153,43 @@ host_delegate_cgroup() {
 host_move_to_cgroup() {
   echo "$2" >"$1/cgroup.procs"
 }
+
+# Starts a systemd user manager (with its session bus) for USER, as a login would on a systemd host, so
+# the tests can exercise lodger's delegated-scope route. On a host booted with systemd, that is
+# user@UID.service (lingering). Elsewhere (CI's machine: PID 1 is not systemd) the manager runs in
+# CGROUP/user-manager, inside the user's delegated subtree, where it may move the user's own processes
+# (cgroup-v2.rst "Delegation Containment"). `systemd --user` refuses to start unless sd_booted(3) says
+# the system runs systemd, which it reads from /run/systemd/system: that marker exists only while the
+# manager starts, then goes, so nothing else on the host (apt's maintainer scripts) mistakes the host
+# for a systemd one.
+host_start_user_manager() {
+  local user="$1" cgroup="$2" uid runtime manager marker_made=false i
+  uid=$(id -u "$user")
+  runtime="/run/user/$uid"
+  [ -x /lib/systemd/systemd ] || { host_log "systemd is not installed: no user manager"; return 1; }
+  if [ -S "$runtime/systemd/private" ] && [ -S "$runtime/bus" ] && pgrep -u "$user" -f 'systemd --user' >/dev/null; then
+    host_log "the user manager of $user is running already"
+    printf '%s\n' "$runtime"
+    return 0
+  fi
+  if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    loginctl enable-linger "$user" && systemctl start "user@$uid.service" || return 1
+  else
+    mkdir -p "$runtime" && chown "$user:$(id -g "$user")" "$runtime" && chmod 0700 "$runtime" || return 1
+    # Sockets left by a manager that is gone would make the wait below end before the new one listens.
+    rm -rf "$runtime/systemd" "$runtime/bus"
+    manager="$cgroup/user-manager"
+    mkdir -p "$manager" && chown -R "$user:$(id -g "$user")" "$manager" || return 1
+    if [ ! -d /run/systemd/system ]; then mkdir -p /run/systemd/system && marker_made=true; fi
+    setsid sh -c 'echo $$ > "$1/cgroup.procs" && exec runuser -u "$2" -- env -i HOME="$(getent passwd "$2" | cut -d: -f6)" \
+      USER="$2" LOGNAME="$2" XDG_RUNTIME_DIR="$3" PATH=/usr/local/bin:/usr/bin:/bin /lib/systemd/systemd --user' \
+      sh "$manager" "$user" "$runtime" </dev/null >/var/log/lodger-user-manager.log 2>&1 &
+  fi
+  for i in $(seq 100); do
+    [ -S "$runtime/systemd/private" ] && [ -S "$runtime/bus" ] && break
+    sleep 0.1
+  done
+  ! $marker_made || rmdir /run/systemd/system
+  [ -S "$runtime/bus" ] || { host_log "the user manager of $user did not start: see /var/log/lodger-user-manager.log"; return 1; }
+  printf '%s\n' "$runtime"
+}

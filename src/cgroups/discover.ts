@@ -215,7 +215,7 @@ export function discoverCgroups(opts: DiscoverOptions = {}): CgroupDiscovery {
         ? `your cgroup ${own} belongs to a systemd unit that was not delegated to lodger, and systemd may move or remove cgroups others create in it (systemd docs/CGROUP_DELEGATION.md; if the unit has Delegate=yes, set LODGER_CGROUP_PARENT=${own})`
         : `your cgroup ${own} is not delegated to you (its cgroup.procs is not writable by you)`;
       res.reason = res.systemd.available
-        ? `${why}: lodger can ask the systemd user manager for a delegated scope (systemd-run --user --scope --property=Delegate=yes)`
+        ? `${why}: lodger asks the systemd user manager for a delegated scope per container (lodger-<id>.scope, Delegate=yes)`
         : `${why}, and ${res.systemd.reason}: ask an admin to delegate a cgroup subtree to you (mkdir + chown -R, or Delegate=yes in user@.service) and set LODGER_CGROUP_PARENT to it`;
     }
   }

@@ -1,4 +1,4 @@
-// The systemd route to a delegated cgroup: detect a user manager and build the `systemd-run --user --scope` command.
+// The systemd route to a delegated cgroup: detect a user manager and move lodger into a delegated scope of its own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -54,16 +54,43 @@ export function isSystemdUnitCgroup(cgroupDir: string): boolean {
   return /\.(slice|scope|service)$/.test(path.basename(cgroupDir));
 }
 
-/**
- * The command that runs `argv` in a new transient scope of the user manager with Delegate=yes, so the
- * scope's cgroup is ours to subdivide (systemd.resource-control(5), Delegate=; systemd's
- * docs/CGROUP_DELEGATION.md). `--scope` keeps argv a child of the caller (stdio, exit status), unlike
- * a service; `--collect` frees the unit even when argv fails. Inside the scope discovery finds its own
- * cgroup writable and named `lodger-*.scope`, and uses placement "lodger-scope".
- */
-export function delegatedScopeCommand(argv: readonly string[], opts: { unit: string; systemdRun?: string }): string[] {
+/** The `busctl` arguments that ask the user manager for a transient scope holding `pid`, with Delegate=yes. */
+export function scopeRequestArgs(unit: string, pid: number): string[] {
+  // org.freedesktop.systemd1(5), StartTransientUnit(name, mode, properties a(sv), aux a(sa(sv))): a scope is
+  // the one unit type that adopts running processes (PIDs). Delegate=yes makes its cgroup ours to subdivide
+  // (systemd.resource-control(5)); CollectMode frees the unit once it is empty, even after a failure.
   return [
-    opts.systemdRun ?? 'systemd-run', '--user', '--scope', '--quiet', '--collect',
-    `--unit=${opts.unit}`, '--property=Delegate=yes', '--', ...argv,
+    '--user', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
+    'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail',
+    '4', 'PIDs', 'au', '1', String(pid), 'Delegate', 'b', 'true', 'CollectMode', 's', 'inactive-or-failed',
+    'Description', 's', `lodger container scope ${unit}`, '0',
   ];
+}
+
+/** What asking for a scope came to: the cgroup we now live in, or why not (words for an error or `info`). */
+export type ScopeResult = { ok: true; cgroup: string } | { ok: false; reason: string };
+
+/**
+ * Moves this process into a new delegated scope `unit` of the user manager, as podman moves itself into a
+ * scope: systemd-run cannot adopt a running process, the D-Bus API can. The call returns once the job is
+ * queued, so we wait until /proc/self/cgroup names the scope. A user manager that cannot move us itself
+ * (our cgroup belongs to root, as a login session's does) asks the system manager to (systemd's
+ * AttachProcessesToUnit), so this works from an ordinary terminal.
+ */
+export function moveSelfToDelegatedScope(unit: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 3000): ScopeResult {
+  const r = spawnSync('busctl', scopeRequestArgs(unit, process.pid), { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? 'busctl (package "systemd") is not installed, so lodger cannot ask the user manager for a scope' : `busctl: ${r.error.message}` };
+  }
+  if (r.status !== 0) return { ok: false, reason: `the user manager refused a delegated scope ${unit}: ${(r.stderr || r.stdout).trim() || `busctl exited ${r.status}`}` };
+  const deadline = Date.now() + timeoutMs;
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const cgroup = line ? line.slice(3) : '';
+    if (path.basename(cgroup) === unit) return { ok: true, cgroup };
+    if (Date.now() > deadline) return { ok: false, reason: `the user manager accepted scope ${unit} but did not move lodger into it within ${timeoutMs} ms` };
+    Atomics.wait(wait, 0, 0, 5);
+  }
 }

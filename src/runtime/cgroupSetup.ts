@@ -16,14 +16,32 @@ function hasLimits(resources: Record<string, string | number>): boolean {
 }
 
 /**
+ * Discovery, plus the systemd route: where the caller's own cgroup is not delegated (a desktop terminal's
+ * app-*.scope, a login session) but a user manager runs, this process moves itself into a delegated scope
+ * `lodger-<id>.scope` and containers are made inside it (placement "lodger-scope", discover.ts). A
+ * detached container's monitor stays in that scope, so the unit lives exactly as long as the container.
+ */
+function discoverBase(id: string, cgroupParent?: string): import('../cgroups').CgroupDiscovery {
+  const cg = require('../cgroups') as typeof import('../cgroups');
+  const d = cg.discoverCgroups({ cgroupParent });
+  if (d.base || !d.systemd?.available) return d;
+  const moved = cg.moveSelfToDelegatedScope(cg.lodgerScopeUnit(id));
+  if (!moved.ok) {
+    const why = (d.reason ?? '').replace(/: lodger asks .*$/, '');
+    return { ...d, reason: `${why}, and ${moved.reason}: ask an admin to delegate a cgroup subtree to you (mkdir + chown -R) and set LODGER_CGROUP_PARENT to it` };
+  }
+  return cg.discoverCgroups({ cgroupParent });
+}
+
+/**
  * Checked when the container is created, so `run` fails with 125 and a message naming the missing
  * controller — never a silent unlimited run. Containers without limits run on any host.
  */
-export function checkCgroupRequest(resources: Record<string, string | number>, mode: 'enabled' | 'disabled', cgroupParent?: string): void {
+export function checkCgroupRequest(resources: Record<string, string | number>, mode: 'enabled' | 'disabled', id: string, cgroupParent?: string): void {
   if (!hasLimits(resources)) return;
   if (mode === 'disabled') throw new LodgerError('CGROUPS_DISABLED', 'resource limits need cgroups, but --cgroups=disabled (or LODGER_CGROUPS=disabled) turned them off — drop the limits or enable cgroups');
   const cg = require('../cgroups') as typeof import('../cgroups');
-  const d = cg.discoverCgroups({ cgroupParent });
+  const d = discoverBase(id, cgroupParent);
   if (!d.base) cg.planLimits(resources, new Set(), { ...d, hostCpus: os.availableParallelism() });
   const prepared = cg.prepareCgroupBase(d);
   cg.planLimits(resources, new Set(prepared.enabled), { ...d, notEnabled: prepared.notEnabled, hostCpus: os.availableParallelism() });
@@ -37,7 +55,7 @@ export function createCgroupFor(rec: ContainerRecord): string | undefined {
   const mode = (rec.HostConfig as { Cgroups?: string }).Cgroups === 'disabled' ? 'disabled' : 'enabled';
   if (mode === 'disabled') return undefined;
   const cg = require('../cgroups') as typeof import('../cgroups');
-  const d = cg.discoverCgroups({ cgroupParent: rec.HostConfig.CgroupParent });
+  const d = discoverBase(rec.Id, rec.HostConfig.CgroupParent);
   const resources = rec.HostConfig.Resources ?? {};
   if (!d.base) {
     if (hasLimits(resources)) cg.planLimits(resources, new Set(), { ...d, hostCpus: os.availableParallelism() });

@@ -83,10 +83,10 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const mounts = [...o.volumes.map(parseVolume), ...dev.mounts];
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
-  checkCgroupRequest(o.resources, cgMode);
+  const id = newContainerId();
+  checkCgroupRequest(o.resources, cgMode, id);
   const driver = await chooseDriver(p, mapping, o.storageDriver);
   checkDriverFor(src, driver);
-  const id = newContainerId();
   const network = o.network || 'default';
   validateNetworkOptions(o);
   const imageEnv = cfg.config?.Env ?? [];
