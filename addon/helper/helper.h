@@ -60,6 +60,7 @@ struct plan {
   pid_t join_userns_pid, join_netns_pid; /* --network container:X: X's init */
   pid_t parent_userns_pid;            /* user networks: the container's user namespace is made inside this one's */
   const char *log_path, *state_path;  /* "state PATH": where state.json is kept (both modes) */
+  const char *attach_path;            /* "attach-socket PATH" (-i): detached, clients give the container stdin there */
   const char *restart_policy; int restart_max;
   /* exec into a running container */
   pid_t target_pid;
@@ -103,6 +104,19 @@ void log_data(int stream, const char *data, size_t n);
 void log_flush(void);
 void now_rfc3339(char *out, size_t n);
 int write_state(const char *path, const struct mon_state *s);
+void log_partial(void);
+void monitor_trim(void);
+
+/* monitor.c: the attach socket of a detached container created with -i (protocol in monitor.c) */
+struct pollfd;
+#define ATTACH_MAX 8                    /* clients attached at once; one more is refused */
+#define ATTACH_POLLFDS (1 + ATTACH_MAX) /* the most attach_pollfds adds: the listener, then the stdin target or the clients */
+int attach_listen(const char *path, struct lerr *e);
+int attach_pollfds(struct pollfd *fds, int target);
+int attach_events(const struct pollfd *fds, int n, int target, int master);
+void attach_discard(void);
+void attach_forget(void);
+void attach_close(const char *path);
 
 /* fdutil */
 static inline void closep(int *fd) { if (*fd >= 0) { extern int close(int); close(*fd); *fd = -1; } }

@@ -107,6 +107,7 @@ int plan_read(int fd, struct plan *p, struct lerr *e) {
     else if (!strcmp(op, "argv")) { for (int i = 0; i < argc && p->nargv < 511; i++) p->argv[p->nargv++] = a[i]; free(tok); }
     else if (!strcmp(op, "detach") && argc == 1) { p->detached = 1; p->log_path = a[0]; free(tok); }
     else if (!strcmp(op, "state") && argc == 1) { p->state_path = a[0]; free(tok); }
+    else if (!strcmp(op, "attach-socket") && argc == 1) { p->attach_path = a[0]; free(tok); }
     else if (!strcmp(op, "parent-userns") && argc == 1) { p->parent_userns_pid = (pid_t)atoi(a[0]); free(tok); }
     else if (!strcmp(op, "join-netns") && argc == 1) { p->join_userns_pid = p->join_netns_pid = (pid_t)atoi(a[0]); free(tok); }
     else if (!strcmp(op, "restart") && argc == 2) { p->restart_policy = a[0]; p->restart_max = atoi(a[1]); free(tok); }

@@ -55,8 +55,9 @@ static void copy_winsize(int from, int to) {
 static int status_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
 
 /* Waits for CHILD, relaying signals from the CLI (any sender when CLI < 0), the pty (MASTER >= 0),
- * the container's output pipes (detached: into the log) and the CLI's liveness (CTLFD EOF kills it). */
-static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, int errp2, int sfd, int detached) {
+ * the container's output pipes (detached: into the log), the CLI's liveness (CTLFD EOF kills it) and,
+ * detached with -i, what attach clients write to the container's stdin (INW, a pipe, or the pty). */
+static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, int errp2, int inw, int sfd, int detached) {
   struct termios saved;
   int raw = 0;
   if (!detached && master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0) {
@@ -66,17 +67,23 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
     copy_winsize(0, master);
   }
   int stdin_open = master >= 0 && !detached;
+  /* Attach clients write to the container's input without ever blocking us (monitor.c). */
+  if (detached && master >= 0) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  if (inw >= 0) fcntl(inw, F_SETFL, fcntl(inw, F_GETFL) | O_NONBLOCK);
+  pid_t self = getpid();
   int status = -1;
   char buf[32768];
   while (status < 0 || outp >= 0 || errp2 >= 0) {
-    struct pollfd fds[6];
-    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1;
+    struct pollfd fds[6 + ATTACH_POLLFDS];
+    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_att = -1, n_att = 0;
     fds[n] = (struct pollfd){ sfd, POLLIN, 0 }; i_sig = n++;
     if (*ctlfd >= 0) { fds[n] = (struct pollfd){ *ctlfd, POLLIN, 0 }; i_ctl = n++; }
     if (master >= 0) { fds[n] = (struct pollfd){ master, POLLIN, 0 }; i_master = n++; }
     if (stdin_open) { fds[n] = (struct pollfd){ 0, POLLIN, 0 }; i_in = n++; }
     if (outp >= 0) { fds[n] = (struct pollfd){ outp, POLLIN, 0 }; i_out = n++; }
     if (errp2 >= 0) { fds[n] = (struct pollfd){ errp2, POLLIN, 0 }; i_err = n++; }
+    /* Once the container has exited, nothing more is taken from clients (they get EOF at the final exit). */
+    if (detached && status < 0) { i_att = n; n_att = attach_pollfds(fds + n, master >= 0 ? master : inw); n += n_att; }
     /* Once the container is gone, its pipes may be held open by orphans only briefly: stop waiting after 1 s. */
     int rc = poll(fds, (nfds_t)n, status >= 0 ? 1000 : -1);
     if (rc < 0) { if (errno == EINTR) continue; break; }
@@ -90,8 +97,10 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
           while ((w = waitpid(-1, &st, WNOHANG)) > 0) if (w == child) status = status_code(st);
         } else if (sig == SIGWINCH) {
           if (master >= 0 && !detached) copy_winsize(0, master);
-        } else if (cli < 0 || (pid_t)si.ssi_pid == cli) {
-          /* Only what the CLI sends: the terminal's own SIGINT reaches the CLI too, which forwards it. */
+        } else if ((cli < 0 && (pid_t)si.ssi_pid != self) || (pid_t)si.ssi_pid == cli) {
+          /* Only what the CLI sends: the terminal's own SIGINT reaches the CLI too, which forwards it.
+           * Detached, from anyone but ourselves: the SIGPIPE the kernel sends for our write to a stdin
+           * the container closed carries our own pid (SI_USER), and is no one else's business. */
           if (status < 0) kill(child, sig);
         }
       }
@@ -103,8 +112,8 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
     }
     if (i_master >= 0 && fds[i_master].revents) {
       ssize_t r = read(master, buf, sizeof buf);
-      if (r > 0) { if (detached) log_data(0, buf, (size_t)r); else write_all(1, buf, (size_t)r); }
-      else if (r == 0 || errno != EINTR) { close(master); master = -1; stdin_open = 0; }
+      if (r > 0) { if (detached) { log_data(0, buf, (size_t)r); log_partial(); } else write_all(1, buf, (size_t)r); }
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { close(master); master = -1; stdin_open = 0; }
     }
     if (i_in >= 0 && fds[i_in].revents) {
       ssize_t r = read(0, buf, sizeof buf);
@@ -119,7 +128,14 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
       ssize_t r = read(errp2, buf, sizeof buf);
       if (r > 0) log_data(1, buf, (size_t)r); else { close(errp2); errp2 = -1; }
     }
+    /* A stdin pipe the container closed is ours to close too; a pty's end is seen by its read above. */
+    if (n_att > 0 && attach_events(fds + i_att, n_att, master >= 0 ? master : inw, master) < 0 && master < 0 && inw >= 0) {
+      close(inw); inw = -1;
+    }
   }
+  /* This run's stdin ends with it; input still pending was for it. A restart gets a new one. */
+  if (inw >= 0) close(inw);
+  attach_discard();
   if (outp >= 0) close(outp);
   if (errp2 >= 0) close(errp2);
   if (master >= 0) {
@@ -139,6 +155,8 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
 }
 
 static void run_cleanup(struct plan *p) {
+  /* First, so attached clients see EOF as soon as the container is gone for good. */
+  if (p->attach_path) attach_close(p->attach_path);
   for (int i = 0; i < p->ncleanup; i++) {
     struct lerr e = {0};
     if (run_step(&p->cleanup[i], -1, &e) < 0) { snprintf(e.step, sizeof e.step, "cleanup-%s", p->cleanup[i].op); report_error(&e); }
@@ -175,15 +193,17 @@ static int enter_netns(struct plan *p, struct lerr *e) {
 }
 
 /* Creates the container's init (clone with the plan's namespaces), places it in its cgroup, lets it go
- * and waits until it has exec'd. Returns its pid, or -1 with *CODE set once it has been reaped. */
-static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *master, int *outp, int *errp2, int *code) {
+ * and waits until it has exec'd. Returns its pid, or -1 with *CODE set once it has been reaped.
+ * Detached with -i and no tty, *INW is the write end of the container's stdin, which we hold open. */
+static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *master, int *outp, int *errp2, int *inw, int *code) {
   struct lerr e = {0};
-  int sync[2], errp[2], pty[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-  *master = *outp = *errp2 = -1;
+  int sync[2], errp[2], pty[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+  *master = *outp = *errp2 = *inw = -1;
   *code = 125;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
       (p->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0) ||
-      (detached && !p->tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))) {
+      (detached && !p->tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) ||
+      (detached && !p->tty && p->attach_path && pipe2(in, O_CLOEXEC) < 0)) {
     fail(&e, "socketpair", "", errno); report_error(&e); return -1;
   }
   /* clone(2) with a NULL stack behaves like fork(2): fine, we are single-threaded. */
@@ -198,10 +218,15 @@ static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *
     if (report_fd >= 0) close(report_fd);
     close(sfd);
     if (out[1] >= 0) { dup2(out[1], 1); dup2(err[1], 2); close(out[0]); close(err[0]); }
+    /* The plan says "stdin inherit" with -i, so container_init leaves this fd 0 alone. */
+    if (in[0] >= 0) { dup2(in[0], 0); close(in[1]); }
+    /* With --init our code stays PID 1 and never execs: it must not hold the clients' connections. */
+    attach_forget();
     container_init(p, sync[1], errp[1], pty[1]);
   }
   close(sync[1]); close(errp[1]); if (pty[1] >= 0) close(pty[1]);
   if (out[1] >= 0) { close(out[1]); close(err[1]); *outp = out[0]; *errp2 = err[0]; }
+  if (in[0] >= 0) { close(in[0]); *inw = in[1]; }
   if (p->cgroup && join_cgroup(p->cgroup, child, &e) < 0) { report_error(&e); kill(child, SIGKILL); goto reap; }
   if (p->wait_go) {
     char d = 0;  /* the init is dumpable (container_init): its /proc/PID/ns files can be opened */
@@ -225,7 +250,6 @@ static pid_t start_init(struct plan *p, int *ctlfd, int sfd, int detached, int *
     goto reap;
   }
   close(errp[0]);
-  report_event("started", NULL, 0);
   return child;
 
 reap:
@@ -233,6 +257,7 @@ reap:
   if (errp[0] >= 0) close(errp[0]);
   if (pty[0] >= 0) close(pty[0]);
   if (*outp >= 0) { close(*outp); close(*errp2); *outp = *errp2 = -1; }
+  if (*inw >= 0) { close(*inw); *inw = -1; }
   {
     int st;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {}
@@ -291,6 +316,9 @@ int cmd_run(struct plan *p, int ctlfd) {
   int sfd = signal_fd(&e);
   if (sfd < 0) { report_error(&e); return 125; }
   if (detached && p->log_path && log_open(p->log_path) < 0) { fail(&e, "open-log", p->log_path, errno); report_error(&e); return 125; }
+  /* Bound while we are still the user (before userns_enter): the socket is then the user's, whatever id
+   * the container's root maps to (--userns=keep-id), so the user's `lodger attach` may connect. */
+  if (detached && p->attach_path && attach_listen(p->attach_path, &e) < 0) { report_error(&e); return 125; }
 
   /* Compile (or read back) the seccomp filter while we still see the host's paths. */
   if (seccomp_prepare(p->sec, &e) < 0) { report_error(&e); return 125; }
@@ -304,20 +332,25 @@ int cmd_run(struct plan *p, int ctlfd) {
   if (p->cgroup) snprintf(ms.cgroup, sizeof ms.cgroup, "%s", p->cgroup);
   int code = 125;
   for (;;) {
-    int master, outp, errp2;
-    pid_t child = start_init(p, &ctlfd, sfd, detached, &master, &outp, &errp2, &code);
+    int master, outp, errp2, inw;
+    pid_t child = start_init(p, &ctlfd, sfd, detached, &master, &outp, &errp2, &inw, &code);
     if (child < 0) break;
     /* state.json has one writer, the container's supervisor: us, attached or detached. */
     ms.running = 1; ms.pid = child; ms.exit_code = 0; ms.error[0] = 0;
     now_rfc3339(ms.started_at, sizeof ms.started_at);
     snprintf(ms.finished_at, sizeof ms.finished_at, "0001-01-01T00:00:00Z");
     if (p->state_path) write_state(p->state_path, &ms);
+    /* Only now: a CLI that returns on this report (run -d, start) leaves a state.json that says running
+     * to the next command (logs -f, attach), however long the fsync above took. */
+    report_event("started", NULL, 0);
     if (detached) {
       /* The CLI has what it needs: from here on we answer to nobody (its exit must not stop us). */
       if (report_fd >= 0) { close(report_fd); report_fd = -1; }
       if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
+      /* From here on we only wait, relay and log, for as long as the container runs (monitor.c). */
+      monitor_trim();
     }
-    code = supervise(child, cli, &ctlfd, master, outp, errp2, sfd, detached);
+    code = supervise(child, cli, &ctlfd, master, outp, errp2, inw, sfd, detached);
     ms.running = 0; ms.exit_code = code;
     ms.oom_killed = oom_killed(p->cgroup);
     now_rfc3339(ms.finished_at, sizeof ms.finished_at);
@@ -411,7 +444,7 @@ int cmd_exec(struct plan *p, int ctlfd) {
     if (report_fd >= 0) { close(report_fd); report_fd = -1; }
     if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
   }
-  int code = supervise(child, cli, &ctlfd, master, -1, -1, sfd, detached);
+  int code = supervise(child, cli, &ctlfd, master, -1, -1, -1, sfd, detached);
   report_event("exit", "code", code);
   return code;
 }

@@ -1,14 +1,21 @@
-// `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy).
+// `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy) and, when it was created with -i, our stdin through its monitor's attach socket.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type * as tty from 'node:tty';
 import { LodgerError } from '../errors';
 import { containerDir, liveState, pidRunning, readState, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
+import { attachSocketPath } from './containerPlan';
 import { logPath } from './detach';
 import { killContainer, mustRecord } from './lifecycle';
 
 export interface AttachOptions {
-  /** Relay the signals below to the container's init, as `lodger kill -s` would. */
+  /** Relay the signals below to the container's init, as `lodger kill -s` would (not with a tty: Docker's rule). */
   sigProxy: boolean;
+  /** Give the container our stdin when it was created with -i (false: --no-stdin). */
+  stdin: boolean;
+  /** Docker's --detach-keys: undefined is ctrl-p,ctrl-q; '' turns detaching off (as podman does). */
+  detachKeys?: string;
 }
 
 interface Line { log: string; stream: 'stdout' | 'stderr' }
@@ -16,20 +23,156 @@ interface Line { log: string; stream: 'stdout' | 'stderr' }
 /** The signals a terminal or a job controller sends; SIGKILL and SIGSTOP cannot be caught anyway. */
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
+export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+
+/** Docker's message when the detach keys were typed (docs: container_attach.md). */
+const DETACHED_MESSAGE = 'read escape sequence';
+
 function monitorAlive(st: ContainerState | undefined): boolean {
   return st?.MonitorPid ? pidRunning(st.MonitorPid) : false;
 }
 
 /**
+ * Docker's --detach-keys syntax: comma-separated keys, each a single character or ctrl- with one of
+ * a–z @ [ \ ] ^ _ (the ASCII control codes 0–31).
+ */
+export function parseDetachKeys(spec: string): Buffer {
+  if (spec === '') return Buffer.alloc(0);
+  const CTRL = '@abcdefghijklmnopqrstuvwxyz[\\]^_';
+  return Buffer.from(spec.split(',').map((key) => {
+    if (key.length === 1) return key.charCodeAt(0);
+    const m = /^ctrl-(.)$/i.exec(key);
+    const code = m ? CTRL.indexOf(m[1].toLowerCase()) : -1;
+    if (code < 0) throw new LodgerError('BAD_FLAG', `--detach-keys: "${key}" is not a key — use a letter or ctrl- with one of a-z @ [ \\ ] ^ _ (e.g. ctrl-p,ctrl-q)`);
+    return code;
+  }));
+}
+
+/**
+ * Watches typed input for the detach keys, as Docker's escape proxy does: bytes that may begin the
+ * sequence are held back, and go through after all if the next byte does not continue it.
+ */
+class DetachKeys {
+  private held = 0;
+  constructor(private readonly keys: Buffer) {}
+
+  /** What of CHUNK to forward, and whether the keys were typed (nothing after them is forwarded). */
+  filter(chunk: Buffer): { data: Buffer; detach: boolean } {
+    if (this.keys.length === 0) return { data: chunk, detach: false };
+    const out: number[] = [];
+    for (const b of chunk) {
+      if (b !== this.keys[this.held]) {
+        for (let i = 0; i < this.held; i++) out.push(this.keys[i]);
+        this.held = 0;
+        if (b !== this.keys[0]) { out.push(b); continue; }
+      }
+      if (++this.held === this.keys.length) return { data: Buffer.from(out), detach: true };
+    }
+    return { data: Buffer.from(out), detach: false };
+  }
+}
+
+/** Connects to the monitor's attach socket; resolves with the connection, or with why there is none. */
+function connectMonitor(sock: string): Promise<net.Socket | string> {
+  return new Promise((resolve) => {
+    const c = net.createConnection(sock);
+    const done = (r: net.Socket | string) => {
+      c.removeAllListeners('error');
+      c.removeAllListeners('data');
+      c.removeAllListeners('end');
+      if (typeof r === 'string') c.destroy();
+      else { c.on('error', () => undefined); c.on('data', () => undefined); }
+      resolve(r);
+    };
+    c.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+      ? `its monitor has no attach socket at ${sock} (started by an older lodger? restart the container)`
+      : `cannot connect to ${sock}: ${e.message}`));
+    // The monitor's first byte: 'y' attached, 'n' refused (too many clients at once); EOF: it is exiting.
+    c.once('data', (b: Buffer) => done(b[0] === 0x79 ? c : 'too many clients are attached to it already'));
+    c.once('end', () => done('it is exiting'));
+  });
+}
+
+/** Resizes the container's pty to ROWS×COLS through the monitor (a 'w' connection: monitor.c). */
+async function resizePty(sock: string, rows: number, cols: number): Promise<void> {
+  const c = await connectMonitor(sock);
+  if (typeof c === 'string') return;
+  await new Promise<void>((resolve) => {
+    c.once('close', () => resolve());
+    c.end(Buffer.from([0x77, rows >> 8, rows & 0xff, cols >> 8, cols & 0xff]));
+  });
+}
+
+/** Our stdin forwarded to the container's: detach keys watched, raw mode for a tty, undone by stop(). */
+interface StdinRelay { detached: boolean; stop(): void }
+
+async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, input: NodeJS.ReadableStream, out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream, keys: Buffer, onDetach: () => void): Promise<StdinRelay | undefined> {
+  const conn = await connectMonitor(sock);
+  if (typeof conn === 'string') {
+    err.write(`lodger: warning: stdin is not attached to ${rec.Name}: ${conn}\n`);
+    return undefined;
+  }
+  conn.write('i');
+  const term = input as tty.ReadStream;
+  const typed = term.isTTY === true;
+  // A terminal talks to the container's pty directly, key by key (Docker: raw mode only with -t).
+  const raw = typed && rec.Tty && typeof term.setRawMode === 'function';
+  if (raw) term.setRawMode(true);
+  // Keys are watched where a user types them; piped input goes through as it is.
+  const watch = typed ? new DetachKeys(keys) : undefined;
+  const relay: StdinRelay = { detached: false, stop: () => undefined };
+  let waiting = false;
+  const onData = (chunk: Buffer | string) => {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const { data, detach } = watch ? watch.filter(buf) : { data: buf, detach: false };
+    if (data.length && !conn.write(data) && !waiting) {
+      // The container reads slower than we are given input: wait for the monitor to take it.
+      waiting = true;
+      input.pause();
+      conn.once('drain', () => { waiting = false; input.resume(); });
+    }
+    if (detach) { relay.detached = true; onDetach(); }
+  };
+  // Our EOF ends this connection only: the container's stdin stays open (Docker's StdinOnce=false).
+  const onEnd = () => conn.end();
+  input.on('data', onData);
+  input.once('end', onEnd);
+
+  const outTerm = out as tty.WriteStream;
+  const onResize = () => { if (outTerm.rows > 0 && outTerm.columns > 0) void resizePty(sock, outTerm.rows, outTerm.columns); };
+  // A terminal whose size nobody set says 0×0: then the pty keeps its own.
+  if (rec.Tty && outTerm.isTTY && outTerm.rows > 0 && outTerm.columns > 0) {
+    // One size off first, as Docker does: the size then changes for sure, so the program gets SIGWINCH and redraws.
+    void resizePty(sock, outTerm.rows + 1, outTerm.columns + 1).then(onResize);
+    outTerm.on('resize', onResize);
+  }
+  relay.stop = () => {
+    input.off('data', onData);
+    input.off('end', onEnd);
+    outTerm.off?.('resize', onResize);
+    if (raw) term.setRawMode(false);
+    // Nothing more is read, so this process can exit; the monitor sees our EOF.
+    input.pause();
+    (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    conn.destroy();
+  };
+  return relay;
+}
+
+/**
  * Prints what the container writes from now on (its monitor's json-file log, stdout and stderr kept
  * apart) and returns its exit status once it has stopped for good: with a restart policy, attach
- * stays through the restarts, as `wait` does. Stdin is never attached: the monitor does not keep it.
+ * stays through the restarts, as `wait` does. A container created with -i also gets our stdin, through
+ * its monitor's attach socket; typing the detach keys ends the attach and leaves it running (exit 0).
  */
-export async function attachContainer(p: StorePaths, id: string, o: AttachOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function attachContainer(p: StorePaths, id: string, o: AttachOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream,
+  input: NodeJS.ReadableStream = process.stdin): Promise<number> {
   const rec = mustRecord(p, id);
   const st = liveState(readState(p, id));
   if (!st.Running) throw new LodgerError('NOT_RUNNING', `cannot attach to ${rec.Name}: it is not running — start it first ("lodger start -a ${rec.Name}")`);
   if (st.Paused) throw new LodgerError('PAUSED', `cannot attach to ${rec.Name}: it is paused — unpause it first`);
+  const keys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
   let fd: number;
   try {
     fd = fs.openSync(logPath(p, id), 'r');
@@ -43,7 +186,11 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
   const forward = (sig: NodeJS.Signals) => {
     killContainer(p, id, sig).catch(() => undefined);  // not running (between restarts, or gone): nothing to relay
   };
-  if (o.sigProxy) for (const s of PROXIED) process.on(s, forward);
+  // With a tty the keys reach the container as input (Ctrl-C is ^C to its pty): Docker proxies no signals then.
+  const proxy = o.sigProxy && !rec.Config.Tty;
+  if (proxy) for (const s of PROXIED) process.on(s, forward);
+  let wake: () => void = () => undefined;
+  let relay: StdinRelay | undefined;
   const drain = () => {
     const size = fs.fstatSync(fd).size;
     if (size <= offset) return false;
@@ -62,7 +209,16 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
     return true;
   };
   try {
+    if (o.stdin && rec.Config.OpenStdin) {
+      relay = await relayStdin(attachSocketPath(p, id), { Name: rec.Name, Tty: rec.Config.Tty }, input, out, err, keys, () => wake());
+    }
     for (;;) {
+      if (relay?.detached) {
+        relay.stop();  // the terminal back in its own mode before the message
+        relay = undefined;
+        err.write(`${DETACHED_MESSAGE}\n`);
+        return 0;
+      }
       // Read the state before the log: whatever was written before a final exit is then printed below.
       const gone = !fs.existsSync(containerDir(p, id));
       const raw = gone ? undefined : readState(p, id);
@@ -74,10 +230,11 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
         const end = gone ? last : liveState(raw);
         return end && end.Status !== 'running' ? end.ExitCode : 0;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
     }
   } finally {
-    if (o.sigProxy) for (const s of PROXIED) process.off(s, forward);
+    relay?.stop();
+    if (proxy) for (const s of PROXIED) process.off(s, forward);
     fs.closeSync(fd);
   }
 }

@@ -43,6 +43,15 @@ export interface ContainerPlanInput {
   keepStdin: boolean;
 }
 
+/**
+ * Where the monitor of a detached container created with -i listens for `lodger attach` to give the
+ * container stdin: in the container's runtime dir (networkSetup.ts containerRuntimeDir, whose short id
+ * keeps the path under sun_path's 108 bytes). The monitor makes the directory if the network did not.
+ */
+export function attachSocketPath(store: StorePaths, id: string): string {
+  return path.join(store.runtime, 'c', id.slice(0, 12), 'attach.sock');
+}
+
 export function containerRootfs(store: StorePaths, rec: ContainerRecord): string {
   const dir = containerDir(store, rec.Id);
   return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
@@ -123,6 +132,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (rec.HostConfig.Init) plan.add('init');
   if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
   plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
+  // Used by a detached helper only (the monitor); an attached one gives the container our own stdin.
+  if (i.keepStdin) plan.add('attach-socket', attachSocketPath(store, rec.Id));
   plan.add('user', String(i.process.uid), String(i.process.gid));
   // Capabilities, no_new_privs and seccomp for this user (security.ts; carried out by caps.c/seccomp.c).
   for (const r of securityRecords(rec.HostConfig, i.process.uid)) plan.add(...r);

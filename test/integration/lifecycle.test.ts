@@ -417,14 +417,15 @@ describe.skipIf(!ready)('attach', () => {
     await lodgerOk(['rm', '-f', 'att3']);
   });
 
-  it('refuses a container that is not running; --help says stdin is not attached', async () => {
+  it('refuses a container that is not running; --help says when stdin is attached', async () => {
     await detached('att4', 'exit 0');
     await lodgerOk(['wait', 'att4']);
     const r = await lodger(['attach', 'att4']);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/not running/);
     const help = await lodgerOk(['attach', '--help']);
-    expect(help.stdout).toMatch(/Stdin is not attached/);
+    expect(help.stdout).toMatch(/Stdin is not attached to a container created without `-i`/);
+    expect(help.stdout).toMatch(/--detach-keys/);
     expect(help.stdout).toMatch(/--sig-proxy/);
     expect(help.stdout).toMatch(/--no-stdin/);
   });

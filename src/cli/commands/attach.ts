@@ -1,4 +1,4 @@
-// `lodger attach`: follow a running detached container's output until it exits, relaying signals to it.
+// `lodger attach`: follow a running detached container's output until it exits, relaying signals and (created with -i) stdin to it.
 import { Command, Option } from 'clipanion';
 import { LodgerError } from '../../errors';
 import { LodgerCommand } from '../base';
@@ -6,31 +6,48 @@ import { LodgerCommand } from '../base';
 export class AttachCommand extends LodgerCommand {
   static override paths = [['attach'], ['container', 'attach']];
   static override usage = Command.Usage({
-    description: "Attach to a running container's output",
+    description: "Attach to a running container's input and output",
     details: `
       Prints what the container writes from now on (stdout and stderr kept apart) until it stops for good —
       through the restarts of a restart policy — then exits with the container's exit status.
 
-      SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to lodger are sent on to the container (as
-      \`lodger kill -s\` would) unless \`--sig-proxy=false\`; then Ctrl-C only ends the attach.
+      A container created with \`-i\` (\`run -d -i\`, \`run -dit\`, \`create -i\` then \`start\`) also gets this
+      terminal's stdin, unless \`--no-stdin\`: its monitor keeps the container's stdin open while nobody is
+      attached, and the end of our input does not close it (attach goes on showing the output). Up to 8
+      attaches at once may give input.
 
-      Stdin is not attached: lodger does not keep a detached container's stdin (its monitor gives it
-      /dev/null), so \`--no-stdin\` is what happens anyway. For a shell in the container use \`lodger exec -it\`.
+      With \`-t\` as well, the terminal is put in raw mode and keys go to the container's terminal (Ctrl-C
+      included); the detach keys (\`--detach-keys\`, ctrl-p,ctrl-q by default) end the attach and leave the
+      container running: lodger prints "read escape sequence", as Docker does, and exits 0.
+
+      Stdin is not attached to a container created without \`-i\`: only its output is shown.
+
+      SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to lodger are sent on to a container without a
+      tty (as \`lodger kill -s\` would) unless \`--sig-proxy=false\`; then Ctrl-C only ends the attach.
     `,
-    examples: [['Follow web until it exits', 'lodger attach web'], ['Watch without stopping it on Ctrl-C', 'lodger attach --sig-proxy=false web']],
+    examples: [
+      ['Follow web until it exits', 'lodger attach web'],
+      ['Watch without stopping it on Ctrl-C', 'lodger attach --sig-proxy=false web'],
+      ['Type into a shell started with run -dit; leave with Ctrl-P Ctrl-Q', 'lodger attach sh1'],
+      ['Feed a line to a container started with run -d -i', 'echo hello | lodger attach cat1'],
+    ],
   });
-  noStdin = Option.Boolean('--no-stdin', false, { description: 'Do not attach stdin (never attached: see above)' });
+  noStdin = Option.Boolean('--no-stdin', false, { description: 'Do not attach stdin' });
+  detachKeys = Option.String('--detach-keys', { description: 'Keys that detach, e.g. ctrl-p,ctrl-q (the default); "" for none' });
   sigProxy = Option.String('--sig-proxy', { tolerateBoolean: true, description: 'Relay received signals to the container (default true)' });
   container = Option.String({ required: true });
 
   async run(): Promise<number> {
-    const { attachContainer } = await import('../../runtime/attach');
+    const { attachContainer, parseDetachKeys } = await import('../../runtime/attach');
     const { resolveContainer } = await import('../../storage/containers');
     const v = this.sigProxy;
     if (v !== undefined && typeof v !== 'boolean' && v !== 'true' && v !== 'false') {
       throw new LodgerError('BAD_FLAG', `--sig-proxy=${v}: use true or false`);
     }
+    if (this.detachKeys !== undefined) parseDetachKeys(this.detachKeys);  // a bad value fails before attaching
     const p = await this.store();
-    return attachContainer(p, resolveContainer(p, this.container), { sigProxy: v === undefined || v === true || v === 'true' }, this.context.stdout, this.context.stderr);
+    return attachContainer(p, resolveContainer(p, this.container), {
+      sigProxy: v === undefined || v === true || v === 'true', stdin: !this.noStdin, detachKeys: this.detachKeys,
+    }, this.context.stdout, this.context.stderr, this.context.stdin);
   }
 }
