@@ -16,6 +16,8 @@ struct lerr {
   char detail[512];   /* e.g. newuidmap's stderr */
 };
 int fail(struct lerr *e, const char *step, const char *path, int err);
+/* setns(2) into namespace NS ("user", "net"…) of PID; the error names /proc/PID/ns/NS and says HINT. */
+int join_ns_of(pid_t pid, const char *ns, int nstype, const char *hint, struct lerr *e);
 int failf(struct lerr *e, const char *step, const char *path, int err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

@@ -104,12 +104,18 @@ static int map_self(struct plan *p, struct lerr *e) {
 /* --network container:X: X's network namespace is owned by X's user namespace, and only a process with
  * CAP_SYS_ADMIN there may join it (setns(2)); so the new container joins X's user namespace too (the
  * same user's, with the same maps) and gets a mount namespace of its own in it. */
-static int join_user_of(struct plan *p, struct lerr *e) {
+/* Joins the NS namespace (a /proc/PID/ns name) of PID; HINT is what the user is told when PID is gone. */
+int join_ns_of(pid_t pid, const char *ns, int nstype, const char *hint, struct lerr *e) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)p->join_userns_pid);
+  snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns);
   int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failf(e, "open-namespace", path, errno, "is the container whose network is shared still running?");
-  if (setns(fd, CLONE_NEWUSER) < 0) return fail(e, "setns", path, errno);
+  if (fd < 0) return failf(e, "open-namespace", path, errno, "%s", hint);
+  if (setns(fd, nstype) < 0) return fail(e, "setns", path, errno);
+  return 0;
+}
+
+static int join_user_of(struct plan *p, struct lerr *e) {
+  if (join_ns_of(p->join_userns_pid, "user", CLONE_NEWUSER, "is the container whose network is shared still running?", e) < 0) return -1;
   if (unshare(CLONE_NEWNS) < 0) return fail(e, "unshare", "mount namespace", errno);
   return become_root(p, e);
 }
@@ -119,11 +125,7 @@ static int join_user_of(struct plan *p, struct lerr *e) {
  * created inside it. We are root there, so the mapper writes the maps itself; it can open our /proc
  * files only while we are dumpable (no container process exists yet). */
 static int enter_parent_userns(struct plan *p, struct lerr *e) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)p->parent_userns_pid);
-  int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failf(e, "open-namespace", path, errno, "the user network's infra namespace is gone; run the container again");
-  if (setns(fd, CLONE_NEWUSER) < 0) return fail(e, "setns", path, errno);
+  if (join_ns_of(p->parent_userns_pid, "user", CLONE_NEWUSER, "the user network's infra namespace is gone; run the container again", e) < 0) return -1;
   prctl(PR_SET_DUMPABLE, 1);
   return 0;
 }

@@ -178,11 +178,7 @@ static int join_cgroup(const char *dir, pid_t pid, struct lerr *e) {
  * container:X it is X's. Inits are then cloned without CLONE_NEWNET and inherit ours. */
 static int enter_netns(struct plan *p, struct lerr *e) {
   if (p->join_netns_pid > 0) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)p->join_netns_pid);
-    int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return failf(e, "open-namespace", path, errno, "is the container whose network is shared still running?");
-    if (setns(fd, CLONE_NEWNET) < 0) return fail(e, "setns", path, errno);
+    if (join_ns_of(p->join_netns_pid, "net", CLONE_NEWNET, "is the container whose network is shared still running?", e) < 0) return -1;
     p->ns_flags &= ~CLONE_NEWNET;
     return 0;
   }
