@@ -22,8 +22,9 @@
     },
     {
       "target_name": "lodger_native",
-      "sources": ["addon/native/native.cc"],
+      "sources": ["addon/native/native.cc", "addon/native/zstd.cc", "addon/native/syncfs.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "libraries": ["-lzstd"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall"]
     }

@@ -3,8 +3,10 @@
 # empty store — lodger side by side with rootless podman and with `curl | gunzip | tar -x` of the same blob.
 # Targets: lodger ≤ 0.33× podman and ≤ 1.1× the curl pipeline.
 #
-# Usage (as an unprivileged user with a subuid range): bench/pull.sh [RUNS]
+# Usage (as an unprivileged user with a subuid range): bench/pull.sh [ROUNDS]
 # Needs /var/tmp/lodger-fixtures/debootstrap.tar.gz (sudo bash scripts/build-debootstrap-fixture.sh).
+# On ext4 without a journal, leave a few minutes between two runs of this script (see below): its
+# cleanup frees some 100k inodes, and new files near them are slow to create for up to 6 minutes.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,20 +40,35 @@ digest=$(LODGER_ROOT="$work/seed" "$lodger" inspect -f '{{index .RootFS.Layers 0
 blob=$(curl -fs "http://127.0.0.1:$port/v2/bench/debian/manifests/bookworm" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).layers[0].digest))')
 echo "image: $(du -h "$tarball" | cut -f1) gzip blob $blob (diff_id $digest)"
 
-cmds=(--command-name lodger --prepare true "env LODGER_ROOT=$work/l $lodger pull -q $ref")
-cmds+=(--command-name curl-gunzip-tar --prepare "sh -c 'rm -rf $work/c; mkdir -p $work/c'" "sh -c 'curl -fs http://127.0.0.1:$port/v2/bench/debian/blobs/$blob | gunzip | tar -x -C $work/c'")
+# Between runs each contender's tree is moved aside, not deleted: ext4 without a journal (as on some
+# VMs) skips the inodes freed in the last minutes when it allocates new ones (recently_deleted() in
+# fs/ext4/ialloc.c), which made every run after an `rm -rf` of 6.8k files pay seconds of kernel time
+# for the one before it. Everything is removed at exit. `sync` first, so no run pays for writing back
+# the previous one's data.
+# aside THEN DIR…: the prepare command that moves each DIR into the trash, runs THEN, and syncs.
+aside() { local then=$1; shift; echo "sh -c 'mkdir -p $work/trash; for d in $*; do [ ! -e \$d ] || mv \$d \$(mktemp -d $work/trash/XXXXXX)/; done; $then sync'"; }
+cmds=(--command-name lodger --prepare "$(aside "" "$work/l")" "env LODGER_ROOT=$work/l $lodger pull -q $ref")
+cmds+=(--command-name curl-gunzip-tar --prepare "$(aside "mkdir -p $work/c;" "$work/c")" "sh -c 'curl -fs http://127.0.0.1:$port/v2/bench/debian/blobs/$blob | gunzip | tar -x -C $work/c'")
 if command -v podman >/dev/null; then
   p="podman --root $work/p --runroot $work/pr --storage-driver overlay"
-  cmds+=(--command-name podman --prepare "sh -c '$p rmi -af >/dev/null 2>&1; true'" "$p pull -q --tls-verify=false $ref")
+  cmds+=(--command-name podman --prepare "$(aside "" "$work/p" "$work/pr")" "$p pull -q --tls-verify=false $ref")
 fi
-# lodger's layers hold subuid-owned files: clear them between runs from inside a user namespace.
-cmds[3]="unshare --map-root-user --map-auto rm -rf $work/l"
-hyperfine -N --runs "$runs" --export-json "$work/pull.json" "${cmds[@]}" >&2
+# Rounds of one run of each, after an untimed one: hyperfine's own --runs would time all of one
+# contender before the next, so whatever the machine was doing just before (see above) would weigh on
+# the first one only.
+hyperfine -N --runs 1 --style none "${cmds[@]}" >/dev/null
+for i in $(seq "$runs"); do hyperfine -N --runs 1 --export-json "$work/pull-$i.json" --style none "${cmds[@]}" >/dev/null; done
 node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const by = Object.fromEntries(r.map((x) => [x.command, x.mean]));
-console.log(`pull of the debootstrap image, mean of ${r[0].times.length} runs:`);
-for (const x of r) console.log(`  ${x.command.padEnd(16)} ${x.mean.toFixed(2).padStart(6)} s ± ${x.stddev.toFixed(2)}`);
+const fs = require("fs");
+const times = {};
+for (const f of process.argv.slice(1)) {
+  for (const x of JSON.parse(fs.readFileSync(f, "utf8")).results) (times[x.command] ??= []).push(...x.times);
+}
+const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
+const sd = (a) => Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / Math.max(1, a.length - 1));
+const by = Object.fromEntries(Object.entries(times).map(([k, a]) => [k, mean(a)]));
+console.log(`pull of the debootstrap image, mean of ${process.argv.length - 1} rounds:`);
+for (const [k, a] of Object.entries(times)) console.log(`  ${k.padEnd(16)} ${mean(a).toFixed(2).padStart(6)} s ± ${sd(a).toFixed(2)}  (${a.map((x) => x.toFixed(2)).join(" ")})`);
 if (by.podman) console.log(`lodger/podman = ${(by.lodger / by.podman).toFixed(3)} (target ≤ 0.33)`);
 console.log(`lodger/curl-pipeline = ${(by.lodger / by["curl-gunzip-tar"]).toFixed(3)} (target ≤ 1.1)`);
-' "$work/pull.json"
+' "$work"/pull-*.json

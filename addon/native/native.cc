@@ -12,6 +12,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+// Defined in zstd.cc and syncfs.cc: each adds its functions to the exports.
+void RegisterZstd(Napi::Env env, Napi::Object exports);
+void RegisterSyncfs(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 Napi::Value SysError(Napi::Env env, const char *syscall, const std::string &path, int err) {
@@ -109,6 +113,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
+  RegisterZstd(env, exports);
+  RegisterSyncfs(env, exports);
   return exports;
 }
 

@@ -75,7 +75,7 @@ export async function pullImage(p: StorePaths, input: string, o: PullOptions = {
     const have = getLayer(p, diffIds[i]);
     if (have && hasBlob(p, desc.digest)) { layerSize.set(diffIds[i], have.size); o.progress?.(desc.digest, desc.size, desc.size, 'exists'); return; }
     o.progress?.(desc.digest, 0, desc.size, 'downloading');
-    const blob = client.fetchBlob(desc);  // verifies digest and size as it streams
+    const blob = client.fetchBlob(desc);  // verifies digest and size as it streams: ends only if both match
     let done = 0;
     const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
     const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
@@ -84,7 +84,7 @@ export async function pullImage(p: StorePaths, input: string, o: PullOptions = {
     blob.pipe(toBlob);
     blob.pipe(toLayer);
     // Unpack while downloading; keep the compressed blob for push and save.
-    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest), storeLayer(p, toLayer, diffIds[i])]);
+    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest, { verified: true }), storeLayer(p, toLayer, diffIds[i])]);
     layerSize.set(diffIds[i], layer.size);
     o.progress?.(desc.digest, desc.size, desc.size, 'done');
   });

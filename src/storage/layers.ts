@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { LodgerError } from '../errors';
+import { fsError, LodgerError } from '../errors';
+import { native } from '../native';
 import { runWorker } from '../runtime/usernsWorker';
 import { writeJsonAtomic, readJson } from './atomic';
 import { withStoreLock } from './lock';
@@ -62,9 +63,22 @@ function stagingDir(p: StorePaths): string {
 }
 
 /**
+ * Makes everything written under DIR durable: syncfs(2) of its filesystem, on the thread pool
+ * (addon/native/syncfs.cc). One call for a whole layer, where an fsync per file would cost thousands.
+ */
+export function syncFilesystem(dir: string): Promise<void> {
+  const { syncfs } = native() as unknown as { syncfs(path: string, cb: (err: Error | null) => void): void };
+  return new Promise((resolve, reject) => {
+    syncfs(dir, (err) => (err ? reject(fsError('write the layer to disk: syncfs of', dir, err, 'check the disk holding the store')) : resolve()));
+  });
+}
+
+/**
  * Unpacks a layer blob (any compression) from STREAM into the store in a user-namespace worker and
  * returns its record. When EXPECTED is given the diff_id must match it. Safe against crashes: the
- * layer is staged under a temporary name and renamed into place under the store lock.
+ * layer is staged under a temporary name, its files are flushed to disk (one syncfs), and only then is
+ * layer.json written (fsync'ed) and the directory renamed into place under the store lock — a layer
+ * that looks complete after a power cut is complete.
  */
 export async function storeLayer(p: StorePaths, stream: Readable, expected?: string): Promise<LayerRecord> {
   ensureStore(p);
@@ -77,7 +91,7 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   fs.mkdirSync(stage, { mode: 0o700 });
   let res: { diffId: string; size: number; entries: number; notes: string[] };
   try {
-    ({ result: res } = await runWorker<typeof res>('unpack', [path.join(stage, 'diff'), expected ? `layer ${expected.slice(7, 19)}` : 'layer'], stream));
+    ({ result: res } = await runWorker<typeof res>('unpack', [path.join(stage, 'diff'), expected ? expected.slice(7, 19) : '(new)'], stream));
   } catch (e) {
     await removeTrees([stage]).catch(() => undefined);
     throw e;
@@ -94,6 +108,12 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
     throw new LodgerError('DIFFID_MISMATCH', `layer content does not match its diff_id: expected ${expected}, got ${res.diffId} — the image is corrupt; pull or load it again`);
   }
   const record: LayerRecord = { diffId: res.diffId, size: res.size, entries: res.entries, created: new Date().toISOString() };
+  try {
+    await syncFilesystem(stage);
+  } catch (e) {
+    await removeTrees([stage]).catch(() => undefined);
+    throw e;
+  }
   let duplicate = false;
   await withStoreLock(p, () => {
     const final = layerDir(p, res.diffId);
@@ -101,6 +121,9 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
     if (fs.existsSync(final)) fs.renameSync(final, stagingDir(p));  // an incomplete leftover: swept below
     writeJsonAtomic(path.join(stage, 'layer.json'), record);
     fs.renameSync(stage, final);
+    // The rename is durable once layers/ is: before the image that names the layer is recorded.
+    const dfd = fs.openSync(p.layers, 'r');
+    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
   });
   if (duplicate) await removeTrees([stage]);
   return duplicate ? getLayer(p, res.diffId)! : record;

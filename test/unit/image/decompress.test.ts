@@ -135,9 +135,22 @@ describe('decompressStream', () => {
       await expectCorrupt(cut, /zstd/);
     }
     const damaged = Buffer.from(zst);
-    damaged[4] |= 0x08; // the frame header's reserved bit
+    damaged[4] |= 0x08; // the frame header's reserved bit (RFC 8878 §3.1.1.1.1): libzstd refuses the frame
     fs.writeFileSync(cut, damaged);
-    await expectCorrupt(cut, /zstd.*reserved/);
+    await expectCorrupt(cut, /zstd.*Unsupported frame parameter/);
+  });
+
+  it('a zstd frame asking for a window over 128 MiB is refused, not allocated', async () => {
+    // Frame header (RFC 8878 §3.1.1.1): descriptor 0 (no content size, checksum or dictionary), then a
+    // Window_Descriptor of exponent 21 = a 2 GiB window; then one raw last block of 5 bytes.
+    const frame = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x29, 0x00, 0x00]), Buffer.from('hello')]);
+    const file = path.join(dir, 'window.zst');
+    fs.writeFileSync(file, frame);
+    await expectCorrupt(file, /zstd.*too much memory/);
+    // The same frame with a 1 MiB window (exponent 10) decodes.
+    frame[5] = 10 << 3;
+    fs.writeFileSync(file, frame);
+    expect((await decode(file)).data.toString()).toBe('hello');
   });
 
   it('an empty blob is an empty stream with the digest of nothing', async () => {
@@ -173,6 +186,27 @@ describe('decompressStream', () => {
       expect(got).toBe(total);
     });
   }
+  it('holds back a plain tar until it is read, however its input arrives (backpressure)', async () => {
+    // 64 KiB pieces as a pipe gives them; the first bytes are no compression's magic.
+    let produced = 0;
+    const total = 64 * 1024 * 1024;
+    const input = new Readable({
+      read() {
+        if (produced >= total) { this.push(null); return; }
+        produced += 64 * 1024;
+        this.push(Buffer.alloc(64 * 1024, 0x61));
+      },
+    });
+    const out = decompressStream(input, undefined, 'plain');
+    out.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(out.readableLength).toBeLessThan(1024 * 1024);
+    // What was taken from the input: the stream's buffers, not the whole blob.
+    expect(produced).toBeLessThan(8 * 1024 * 1024);
+    let got = 0;
+    for await (const c of out) got += (c as Buffer).length;
+    expect(got).toBe(total);
+  });
 });
 
 describe('detectCompression', () => {
