@@ -64,7 +64,7 @@ export type NetworkState =
   | { backend: 'none' | 'host' | 'container' }
   | { backend: 'slirp4netns'; process: ProcessIdentity; apiSocket: string; logFile: string }
   | { backend: 'pasta'; process: ProcessIdentity; watchdog: ProcessIdentity | null; netnsLink: string; logFile: string }
-  | { backend: 'user'; network: string; root: string; runtime: string; containerId: string; forwards: PublishedPort[] };
+  | { backend: 'user'; network: string; root: string; runtime: string; containerId: string; forwards: PublishedPort[]; ns?: string };
 
 export interface AttachedNetwork {
   backend: 'none' | 'host' | 'container' | 'slirp4netns' | 'pasta' | 'user';
@@ -230,7 +230,7 @@ export async function attachNetwork(mode: NetworkMode, opts: AttachOptions): Pro
       ipv6: true,
       ports,
       unlinkOnExit: [h.netnsLink],
-      warnings: pastaUdpWarnings(info, ports),
+      warnings: [...pastaUdpWarnings(info, ports), ...h.warnings],
       state: { backend: 'pasta', process: h.identity, watchdog: h.watchdog, netnsLink: h.netnsLink, logFile: h.logFile },
       stop: h.stop,
     };

@@ -5,11 +5,11 @@ import { mkdirSync, readFileSync, readlinkSync, closeSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { LodgerError } from '../errors';
 import { parseIPv4Cidr } from './addr';
-import { detectBackends, DEFAULT_SLIRP_OPTIONS, findExecutable } from './mode';
+import { detectBackends, DEFAULT_SLIRP_OPTIONS, findSystemTool } from './mode';
 import { hasUdpListener } from './netinfo';
 import { identify, isAlive, openLog, sleep, tailFile, terminate, type ProcessIdentity } from './procs';
 import { slirpAddresses, slirpApiRequest, startSlirp, SLIRP_TAP } from './slirp';
-import { networkFile, withDirLock, writeAtomic, type NetworkRecord } from './userNetwork';
+import { networkFile, reclaimStale, withDirLock, writeAtomic, type NetworkContainer, type NetworkRecord } from './userNetwork';
 import type { PortMapping } from './ports';
 
 /** A process keeping a namespace alive, and the namespace it holds ("user:[…]", "net:[…]"). */
@@ -37,11 +37,8 @@ export interface EnsureNetworkOptions {
   readyTimeoutMs?: number;
 }
 
-/** An unprivileged user's PATH often lacks the sbin directories where ip(8) and nft(8) live. */
-const TOOL_PATH = `${process.env.PATH || '/usr/bin:/bin'}:/usr/local/sbin:/usr/sbin:/sbin`;
-
 function tool(name: string): string {
-  const path = findExecutable(name, TOOL_PATH);
+  const path = findSystemTool(name);
   if (!path) {
     const pkg: Record<string, string> = { ip: 'iproute2', nft: 'nftables', nsenter: 'util-linux', unshare: 'util-linux' };
     throw new LodgerError('NETWORK_TOOL_MISSING', `set up user networks: ${name} is not installed — install ${pkg[name] || name}`);
@@ -227,6 +224,24 @@ async function startResponder(holderPid: number, record: NetworkRecord, root: st
  * network's runtime state. Idempotent and serialised by `$runtime/networks/.lock`.
  */
 export async function ensureNetworkNamespace(runtime: string, root: string, record: NetworkRecord, o: EnsureNetworkOptions = {}): Promise<NetworkRuntime> {
+  const nr = await ensureNamespaceLocked(runtime, root, record, o);
+  // Containers that ended without `rm` (a detached --rm one is removed by its monitor) left their
+  // address and published ports: give them back before a new container checks its ports.
+  await unpublishGone(nr, await reclaimStale(root, record.name));
+  return nr;
+}
+
+/**
+ * Undoes the published ports of containers found gone (userNetwork.reclaimStale), when the namespace is
+ * the one they were made in: slirp4netns ids and nft rule handles mean nothing in another one.
+ */
+export async function unpublishGone(nr: NetworkRuntime, gone: Array<[string, NetworkContainer]>): Promise<void> {
+  for (const [, c] of gone) {
+    if (c.forwards && c.forwards.length && c.link && c.link.ns === nr.holder.ns) await unpublishPorts(nr, c.forwards).catch(() => undefined);
+  }
+}
+
+async function ensureNamespaceLocked(runtime: string, root: string, record: NetworkRecord, o: EnsureNetworkOptions): Promise<NetworkRuntime> {
   const dir = ensureInfraDir(runtime);
   return withDirLock(dir, async () => {
     const state = readInfraState(runtime);

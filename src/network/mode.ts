@@ -244,6 +244,14 @@ export function findExecutable(name: string, path: string = process.env.PATH || 
   return null;
 }
 
+/** An unprivileged user's PATH often lacks the sbin directories where ip(8) and nft(8) live. */
+const SYSTEM_TOOL_PATH = `${process.env.PATH || '/usr/bin:/bin'}:/usr/local/sbin:/usr/sbin:/sbin`;
+
+/** Finds a system tool (ip, nft, nsenter, unshare) on PATH and the sbin directories. */
+export function findSystemTool(name: string): string | null {
+  return findExecutable(name, SYSTEM_TOOL_PATH);
+}
+
 /** Runs a probe command and returns stdout+stderr, or null when it could not run at all. */
 function probe(file: string, args: string[]): Promise<string | null> {
   return new Promise((resolve) => {

@@ -2,9 +2,10 @@
 import { networkInterfaces } from 'node:os';
 import type { AttachedNetwork, NetworkState, UserNetworkAttach } from './attach';
 import type { HostEntry } from './hosts';
-import { connectContainer, disconnectContainer, ensureNetworkNamespace, publishPorts, readInfraState, teardownNetworkNamespace, unpublishPorts } from './infra';
+import { connectContainer, disconnectContainer, ensureNetworkNamespace, hostVethName, publishPorts, readInfraState, teardownNetworkNamespace, unpublishGone, unpublishPorts } from './infra';
 import type { PortMapping } from './ports';
-import { allocateAddress, releaseAddress, removeNetworkRecord, type NetworkRecord } from './userNetwork';
+import { identify } from './procs';
+import { allocateAddress, inspectNetwork, recordAttached, releaseAddress, removeNetworkRecord, type NetworkRecord } from './userNetwork';
 
 type UserState = Extract<NetworkState, { backend: 'user' }>;
 
@@ -21,14 +22,24 @@ export function networkPeers(record: NetworkRecord, containerId: string): HostEn
 }
 
 export async function attachUserNetwork(name: string, pid: number, ports: PortMapping[], u: UserNetworkAttach): Promise<AttachedNetwork> {
-  const { record, ip } = await allocateAddress(u.root, name, { containerId: u.containerId, containerName: u.containerName, aliases: u.aliases, ip: u.ip });
-  const state: UserState = { backend: 'user', network: record.name, root: u.root, runtime: u.runtime, containerId: u.containerId, forwards: [] };
+  // The namespace first, so the address entry can say where the container's veth will be.
+  const nr = await ensureNetworkNamespace(u.runtime, u.root, inspectNetwork(u.root, name), { responderCommand: u.responderCommand });
+  const veth = hostVethName(u.containerId);
+  const { record, ip, reclaimed } = await allocateAddress(u.root, name, {
+    containerId: u.containerId,
+    containerName: u.containerName,
+    aliases: u.aliases,
+    ip: u.ip,
+    link: { holder: nr.holder.process, ns: nr.holder.ns, veth },
+    attaching: identify(process.pid) ?? undefined,
+  });
+  const state: UserState = { backend: 'user', network: record.name, root: u.root, runtime: u.runtime, containerId: u.containerId, forwards: [], ns: nr.holder.ns };
   const warnings: string[] = [];
-  let nr;
   try {
-    nr = await ensureNetworkNamespace(u.runtime, u.root, record, { responderCommand: u.responderCommand });
+    await unpublishGone(nr, reclaimed);
     await connectContainer(nr, record, { pid, containerId: u.containerId, ip });
     state.forwards = await publishPorts(nr, ip, ports);
+    await recordAttached(u.root, record.name, u.containerId, state.forwards);
   } catch (err) {
     await detachUserNetwork(state).catch(() => undefined);
     throw err;
@@ -56,7 +67,8 @@ export async function attachUserNetwork(name: string, pid: number, ports: PortMa
 /** Undoes attachUserNetwork: forwards, veth, address. Safe to repeat and after the network is gone. */
 export async function detachUserNetwork(state: UserState): Promise<void> {
   const nr = readInfraState(state.runtime).networks[state.network];
-  if (nr) {
+  // A namespace made since (network removed and created again) has its own rule handles and veths.
+  if (nr && (!state.ns || state.ns === nr.holder.ns)) {
     await unpublishPorts(nr, state.forwards);
     state.forwards = [];
     await disconnectContainer(nr, state.containerId);

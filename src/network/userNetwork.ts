@@ -49,20 +49,47 @@
  * `$root/networks/.lock` (proper-lockfile). IPAM: one IPv4 subnet per network, default the first
  * free 10.89.N.0/24; gateway .1; containers get the lowest free address from .2, recorded with their
  * name and aliases (the responder reads them from there).
+ *
+ * Giving addresses back: `rm` and a foreground run release theirs, but a detached `--rm` container is
+ * removed by its monitor (C), which knows nothing of this record. So an entry also says where its
+ * container's veth lives (`link`: the network namespace's holder and the host-side veth name) and
+ * which lodger process is attaching it (`attaching`). The veth vanishes with the container's network
+ * namespace (veth(4): deleting one end deletes the pair), so an entry whose veth is gone and whose
+ * attaching process has ended belongs to a container that stopped or no longer exists: every reader
+ * skips it (`network inspect`, `network rm` without --force, the peers in /etc/hosts), and starting
+ * a container on the network drops it from the record under the lock (infra.ensureNetworkNamespace,
+ * then allocateAddress), freeing its address and unpublishing the ports it left.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, unlinkSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { lock } from 'proper-lockfile';
 import { LodgerError, fsError } from '../errors';
 import { cidrAddress, cidrContains, formatIPv4, parseIPv4, parseIPv4Cidr, type IPv4Cidr } from './addr';
 import { isValidNetworkName, RESERVED_NETWORK_NAMES } from './mode';
 import { SLIRP_DEFAULT_CIDR } from './slirp';
+import { readInterfaces } from './netinfo';
+import { isAlive, type ProcessIdentity } from './procs';
+import type { PublishedPort } from './infra';
+
+/** Where a container's veth lives: the network namespace (its holder and inode) and the host-side name. */
+export interface NetworkLink {
+  holder: ProcessIdentity;
+  /** readlink(/proc/HOLDER/ns/net), e.g. "net:[4026532890]". */
+  ns: string;
+  veth: string;
+}
 
 export interface NetworkContainer {
   name: string;
   ip: string;
   aliases: string[];
+  /** Absent in records written before lodger tracked it: such entries count as live. */
+  link?: NetworkLink;
+  /** The lodger process attaching the container, until its veth exists; dropped once attached. */
+  attaching?: ProcessIdentity;
+  /** Its published ports as forwarded in the namespace of `link` (slirp4netns ids, nft handles). */
+  forwards?: PublishedPort[];
 }
 
 export interface NetworkRecord {
@@ -162,7 +189,38 @@ function readRecord(path: string): NetworkRecord {
   }
 }
 
-export function listNetworks(root: string): NetworkRecord[] {
+/**
+ * Whether the container of an entry may still be on the network: its attach is under way, or its veth
+ * is still in the network namespace (read from /proc/HOLDER/net/dev, proc(5), without entering it).
+ */
+export function containerAttached(c: NetworkContainer): boolean {
+  if (c.attaching && isAlive(c.attaching)) return true;
+  if (!c.link) return !c.attaching; // an entry from an older lodger: nothing to judge it by
+  if (!isAlive(c.link.holder)) return false; // the namespace went, and every veth in it
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${c.link.holder.pid}/ns/net`);
+  } catch {
+    return false;
+  }
+  if (ns !== c.link.ns) return false;
+  try {
+    return readInterfaces(c.link.holder.pid).includes(c.link.veth);
+  } catch {
+    return false;
+  }
+}
+
+/** The record without the entries of containers that are gone, and those entries. */
+export function splitStale(record: NetworkRecord): { live: NetworkRecord; stale: Array<[string, NetworkContainer]> } {
+  const live: Array<[string, NetworkContainer]> = [];
+  const stale: Array<[string, NetworkContainer]> = [];
+  for (const e of Object.entries(record.containers)) (containerAttached(e[1]) ? live : stale).push(e);
+  if (!stale.length) return { live: record, stale };
+  return { live: { ...record, containers: Object.fromEntries(live) }, stale };
+}
+
+function listRecords(root: string): NetworkRecord[] {
   let names: string[];
   try {
     names = readdirSync(networksDir(root));
@@ -175,9 +233,19 @@ export function listNetworks(root: string): NetworkRecord[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** By exact name, full id, or unique id prefix (docker's rules). */
+/** The networks, each showing only the containers still attached (see splitStale). */
+export function listNetworks(root: string): NetworkRecord[] {
+  return listRecords(root).map((r) => splitStale(r).live);
+}
+
+/** By exact name, full id, or unique id prefix (docker's rules); only containers still attached. */
 export function inspectNetwork(root: string, nameOrId: string): NetworkRecord {
-  const all = listNetworks(root);
+  return splitStale(findRecord(root, nameOrId)).live;
+}
+
+/** The record as stored, stale entries included. */
+function findRecord(root: string, nameOrId: string): NetworkRecord {
+  const all = listRecords(root);
   const byName = all.find((r) => r.name === nameOrId);
   if (byName) return byName;
   const byId = /^[0-9a-f]{1,64}$/.test(nameOrId) ? all.filter((r) => r.id.startsWith(nameOrId)) : [];
@@ -211,7 +279,7 @@ export async function createNetwork(root: string, name: string, o: CreateNetwork
     );
   }
   return withNetworksLock(root, () => {
-    const all = listNetworks(root);
+    const all = listRecords(root);
     if (all.some((r) => r.name === name)) {
       throw new LodgerError('NETWORK_EXISTS', `create network ${name}: a network of that name exists — remove it first or choose another name`);
     }
@@ -262,7 +330,7 @@ export async function createNetwork(root: string, name: string, o: CreateNetwork
 /** Removes the record; with containers attached only when `force` (the caller stops them first). */
 export async function removeNetworkRecord(root: string, nameOrId: string, o: { force?: boolean } = {}): Promise<NetworkRecord> {
   return withNetworksLock(root, () => {
-    const record = inspectNetwork(root, nameOrId);
+    const record = inspectNetwork(root, nameOrId); // containers that are gone do not hold it
     const attached = Object.values(record.containers).map((c) => c.name);
     if (attached.length && !o.force) {
       throw new LodgerError('NETWORK_IN_USE', `remove network ${record.name}: containers ${attached.join(', ')} are attached — remove them first or use --force`);
@@ -281,12 +349,26 @@ export interface AllocateOptions {
   containerName: string;
   aliases?: string[];
   ip?: string | null;
+  /** Where the container's veth will be: lets later readers tell when the container is gone. */
+  link?: NetworkLink;
+  /** The process attaching it (see NetworkContainer.attaching). */
+  attaching?: ProcessIdentity;
 }
 
-/** Gives the container an address on the network (the requested one, or the lowest free) and records it. */
-export async function allocateAddress(root: string, name: string, o: AllocateOptions): Promise<{ record: NetworkRecord; ip: string }> {
+export interface Allocation {
+  record: NetworkRecord;
+  ip: string;
+  /** Entries of containers found gone and dropped from the record: their forwards are the caller's to undo. */
+  reclaimed: Array<[string, NetworkContainer]>;
+}
+
+/**
+ * Gives the container an address on the network (the requested one, or the lowest free) and records it,
+ * first dropping the entries of containers that are gone (their addresses and names are free again).
+ */
+export async function allocateAddress(root: string, name: string, o: AllocateOptions): Promise<Allocation> {
   return withNetworksLock(root, () => {
-    const record = inspectNetwork(root, name);
+    const { live: record, stale: reclaimed } = splitStale(findRecord(root, name));
     const subnet = parseIPv4Cidr(record.subnet) as IPv4Cidr;
     const used = new Set(Object.entries(record.containers).filter(([id]) => id !== o.containerId).map(([, c]) => c.ip));
     const nameClash = Object.entries(record.containers).find(([id, c]) => id !== o.containerId && (c.name === o.containerName || c.aliases.includes(o.containerName)));
@@ -312,9 +394,53 @@ export async function allocateAddress(root: string, name: string, o: AllocateOpt
     if (!ip) {
       throw new LodgerError('NETWORK_ADDRESS_EXHAUSTED', `connect ${o.containerName} to network ${record.name}: every address of ${record.subnet} is in use — remove containers or create a larger network`);
     }
-    record.containers[o.containerId] = { name: o.containerName, ip, aliases: o.aliases || [] };
+    const entry: NetworkContainer = { name: o.containerName, ip, aliases: o.aliases || [] };
+    if (o.link) entry.link = o.link;
+    if (o.attaching) entry.attaching = o.attaching;
+    record.containers[o.containerId] = entry;
     saveNetwork(root, record);
-    return { record, ip };
+    return { record, ip, reclaimed: reclaimed.filter(([id]) => id !== o.containerId) };
+  });
+}
+
+/**
+ * Drops the entries of containers that are gone from the record and returns them (their published
+ * ports are the caller's to undo). Takes the lock only when a plain read finds such entries.
+ */
+export async function reclaimStale(root: string, name: string): Promise<Array<[string, NetworkContainer]>> {
+  try {
+    if (!splitStale(findRecord(root, name)).stale.length) return [];
+  } catch {
+    return [];
+  }
+  return withNetworksLock(root, () => {
+    let record: NetworkRecord;
+    try {
+      record = findRecord(root, name);
+    } catch {
+      return [];
+    }
+    const { live, stale } = splitStale(record);
+    if (stale.length) saveNetwork(root, live);
+    return stale;
+  });
+}
+
+/** Marks the container's attach done (its veth exists now) and records the ports forwarded for it. */
+export async function recordAttached(root: string, name: string, containerId: string, forwards: PublishedPort[]): Promise<void> {
+  await withNetworksLock(root, () => {
+    let record: NetworkRecord;
+    try {
+      record = findRecord(root, name);
+    } catch {
+      return;
+    }
+    const entry = record.containers[containerId];
+    if (!entry) return;
+    delete entry.attaching;
+    if (forwards.length) entry.forwards = forwards;
+    else delete entry.forwards;
+    saveNetwork(root, record);
   });
 }
 
@@ -323,7 +449,7 @@ export async function releaseAddress(root: string, name: string, containerId: st
   await withNetworksLock(root, () => {
     let record: NetworkRecord;
     try {
-      record = inspectNetwork(root, name);
+      record = findRecord(root, name);
     } catch {
       return;
     }

@@ -82,6 +82,44 @@ describe.skipIf(!ready)('networks through the CLI', () => {
     await runLodgerOk(['network', 'rm', 'nca', 'ncb'], { store });
   });
 
+  it('a detached --rm container on a user network gives its address and port back when it ends', async () => {
+    // A /30 has exactly one container address (.2): the next container can only start if it came back.
+    await runLodgerOk(['network', 'create', '--subnet', '10.89.250.0/30', 'ncrm'], { store });
+    try {
+      const port = await freePort();
+      const id = (await runLodgerOk(['run', '-d', '--rm', '--network', 'ncrm', '-p', `127.0.0.1:${port}:7000`, 'busybox', 'sh', '-c', 'sleep 1'], { store })).stdout.trim();
+      const attached = JSON.parse((await runLodgerOk(['network', 'inspect', 'ncrm'], { store })).stdout)[0].Containers;
+      expect(Object.keys(attached)).toEqual([id]);
+      expect(attached[id].IPv4Address).toBe('10.89.250.2/30');
+      // --rm: its monitor removes the container once it ends; nothing calls lodger rm.
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) {
+        gone = (await runLodger(['inspect', id], { store })).code !== 0;
+        if (!gone) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gone).toBe(true);
+      // The namespace holding its veth goes a moment after the monitor; inspect must then show nobody.
+      let left: Record<string, unknown> = attached;
+      for (let i = 0; i < 50 && Object.keys(left).length; i++) {
+        left = JSON.parse((await runLodgerOk(['network', 'inspect', 'ncrm'], { store })).stdout)[0].Containers;
+        if (Object.keys(left).length) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left).toEqual({});
+      // The address and the published host port are free again for the next container.
+      const next = await runLodgerOk(['run', '-d', '--network', 'ncrm', '-p', `127.0.0.1:${port}:7000`, 'busybox', 'sh', '-c',
+        'while :; do echo second | nc -l -p 7000; done'], { store });
+      const second = next.stdout.trim();
+      expect((await runLodgerOk(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', second], { store })).stdout.trim()).toBe('10.89.250.2');
+      expect(await fetchLine(port)).toBe('second\n');
+      // rm gives it back as well, so the network goes without --force.
+      await runLodgerOk(['rm', '-f', second], { store });
+      await runLodgerOk(['network', 'rm', 'ncrm'], { store });
+    } finally {
+      // A failure above must not leave the network's namespace, slirp4netns and responder running.
+      await runLodger(['network', 'rm', '--force', 'ncrm'], { store });
+    }
+  });
+
   it('-p with --network none is refused before anything runs (125)', async () => {
     const r = await runLodger(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'], { store });
     expect(r.code).toBe(125);

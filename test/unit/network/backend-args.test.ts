@@ -1,7 +1,7 @@
 // Unit tests for the slirp4netns/pasta argument vectors and for reading a namespace's addresses from proc(5) tables.
 import { describe, expect, it } from 'vitest';
 import { buildSlirpArgs, slirpAddresses } from '../../../src/network/slirp';
-import { buildPastaArgs, pastaPortSpecs, PASTA_DNS_FORWARD } from '../../../src/network/pasta';
+import { buildPastaArgs, gatewayRouteArgs, lossBasedCongestion, pastaPortSpecs, PASTA_DNS_FORWARD } from '../../../src/network/pasta';
 import { DEFAULT_SLIRP_OPTIONS, type PastaInfo, type SlirpInfo } from '../../../src/network/mode';
 import { describeIPv4, parseFibTrieLocal } from '../../../src/network/netinfo';
 import type { PortMapping } from '../../../src/network/ports';
@@ -91,5 +91,15 @@ describe('reading a namespace from proc(5)', () => {
 
   it('reports no gateway in a namespace with only lo', () => {
     expect(describeIPv4(route.split('\n')[0], '')).toEqual({ interface: null, address: null, prefix: null, gateway: null });
+  });
+});
+
+describe('the tuned route to a mapped pasta gateway', () => {
+  it('asks for a short retransmission timer and a loss-based congestion control the kernel has', () => {
+    expect(gatewayRouteArgs('192.0.2.1', 'eth0', 'cubic')).toEqual(['route', 'replace', '192.0.2.1/32', 'dev', 'eth0', 'rto_min', '5ms', 'congctl', 'lock', 'cubic']);
+    expect(gatewayRouteArgs('10.0.0.1', 'enp1s0', null)).toEqual(['route', 'replace', '10.0.0.1/32', 'dev', 'enp1s0', 'rto_min', '5ms']);
+    expect(lossBasedCongestion('reno bbr cubic\n')).toBe('cubic');
+    expect(lossBasedCongestion('reno bbr\n')).toBe('reno');
+    expect(lossBasedCongestion('')).toBe('reno');
   });
 });

@@ -1,5 +1,6 @@
 // Unit tests for user-network records and address management in a scratch store.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,9 +12,13 @@ import {
   inspectNetwork,
   listNetworks,
   networkFile,
+  reclaimStale,
+  recordAttached,
   releaseAddress,
   removeNetworkRecord,
+  type NetworkLink,
 } from '../../../src/network/userNetwork';
+import { identify, waitForExit, type ProcessIdentity } from '../../../src/network/procs';
 
 let root = '';
 beforeEach(() => {
@@ -106,5 +111,67 @@ describe('IPAM', () => {
     await removeNetworkRecord(root, 'n', { force: true });
     expect(listNetworks(root)).toEqual([]);
     await releaseAddress(root, 'n', id(1)); // the network is gone: nothing to do, no error
+  });
+});
+
+/** Links in this process's own network namespace: `lo` is there, the other name is not. */
+function ownLink(veth: string): NetworkLink {
+  return { holder: identify(process.pid) as ProcessIdentity, ns: readlinkSync('/proc/self/ns/net'), veth };
+}
+
+/** The identity a process had, taken while it ran; it has exited (and been reaped) since. */
+async function deadProcess(): Promise<ProcessIdentity> {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const who = identify(child.pid as number) as ProcessIdentity;
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  expect(await waitForExit(who, 2000)).toBe(true);
+  return who;
+}
+
+describe('containers that are gone', () => {
+  it('shows and keeps entries whose veth exists or whose attach is under way; an allocation drops the others', async () => {
+    await createNetwork(root, 'n', { subnet: '10.96.0.0/29' });
+    const dead = await deadProcess();
+    const ip = async (n: number, name: string, extra: object): Promise<[string, string[]]> => {
+      const a = await allocateAddress(root, 'n', { containerId: id(n), containerName: name, ...extra });
+      return [a.ip, a.reclaimed.map(([cid]) => cid)];
+    };
+    expect(await ip(1, 'up', { link: ownLink('lo') })).toEqual(['10.96.0.2', []]);
+    expect(await ip(2, 'gone', { link: ownLink('lvnosuchlink0') })).toEqual(['10.96.0.3', []]);
+    // 'gone' has no veth: its address and name are free for the next one.
+    expect(await ip(3, 'gone', { link: ownLink('lvnosuchlink1'), attaching: dead })).toEqual(['10.96.0.3', [id(2)]]);
+    // Its attaching process ended without a veth ever appearing: gone too.
+    expect(await ip(4, 'coming', { link: ownLink('lvnosuchlink2'), attaching: identify(process.pid) })).toEqual(['10.96.0.3', [id(3)]]);
+    // An attach under way (this process) keeps its address although its veth does not exist yet.
+    expect(await ip(5, 'oldns', { link: { ...ownLink('lo'), holder: dead } })).toEqual(['10.96.0.4', []]);
+    // A namespace whose holder ended took every veth with it, so 'oldns' shows nowhere…
+    expect(Object.values(inspectNetwork(root, 'n').containers).map((c) => c.name).sort()).toEqual(['coming', 'up']);
+    expect(Object.keys(listNetworks(root)[0].containers)).toHaveLength(2);
+    // …though it stays on disk until the next allocation drops it.
+    expect(Object.keys(JSON.parse(readFileSync(networkFile(root, 'n'), 'utf8')).containers).sort()).toEqual([id(1), id(4), id(5)]);
+    expect(await ip(6, 'next', {})).toEqual(['10.96.0.4', [id(5)]]);
+    expect(Object.keys(JSON.parse(readFileSync(networkFile(root, 'n'), 'utf8')).containers).sort()).toEqual([id(1), id(4), id(6)]);
+  });
+
+  it('lets network rm through when only gone containers are recorded, and reclaimStale returns their forwards', async () => {
+    await createNetwork(root, 'n');
+    await allocateAddress(root, 'n', { containerId: id(1), containerName: 'web', link: ownLink('lvnosuchlink0') });
+    await recordAttached(root, 'n', id(1), [{ mapping: { hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' }, slirpId: 7, nftHandle: 3 }]);
+    const gone = await reclaimStale(root, 'n');
+    expect(gone.map(([cid, c]) => [cid, c.forwards?.[0].slirpId])).toEqual([[id(1), 7]]);
+    expect(await reclaimStale(root, 'n')).toEqual([]);
+    await allocateAddress(root, 'n', { containerId: id(2), containerName: 'db', link: ownLink('lvnosuchlink1') });
+    await removeNetworkRecord(root, 'n'); // no --force needed
+    expect(listNetworks(root)).toEqual([]);
+  });
+
+  it('recordAttached ends the attach: without its veth the entry is then gone', async () => {
+    await createNetwork(root, 'n');
+    await allocateAddress(root, 'n', { containerId: id(1), containerName: 'web', link: ownLink('lvnosuchlink0'), attaching: identify(process.pid) as ProcessIdentity });
+    expect(Object.keys(inspectNetwork(root, 'n').containers)).toEqual([id(1)]);
+    await recordAttached(root, 'n', id(1), []);
+    expect(JSON.parse(readFileSync(networkFile(root, 'n'), 'utf8')).containers[id(1)].attaching).toBeUndefined();
+    expect(inspectNetwork(root, 'n').containers).toEqual({});
   });
 });
