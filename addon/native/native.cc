@@ -2,6 +2,8 @@
 // checking its arguments ("Usage: …") and throwing errors that name the syscall and carry errno's code.
 #include <napi.h>
 
+#include "sysError.h"
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -19,14 +21,7 @@ void RegisterSyncfs(Napi::Env env, Napi::Object exports);
 namespace {
 
 Napi::Value SysError(Napi::Env env, const char *syscall, const std::string &path, int err) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + "(" + path + ") failed: " + strerror(err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.Set("path", Napi::String::New(env, path));
-  e.Set("errno", Napi::Number::New(env, -err));
-  // Node-style code names (ENOENT, EPERM…) so callers branch on them as on fs errors.
-  const char *code = strerrorname_np(err);
-  e.Set("code", Napi::String::New(env, code ? code : "EIO"));
-  e.ThrowAsJavaScriptException();
+  MakeSysError(env, syscall, path, err).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 

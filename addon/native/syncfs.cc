@@ -5,6 +5,8 @@
 // privilege, and since Linux 5.8 it reports writeback errors that happened since the fd was opened.
 #include <napi.h>
 
+#include "sysError.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -37,14 +39,7 @@ class SyncfsWork : public Napi::AsyncWorker {
       Callback().Call({env.Null()});
       return;
     }
-    // Node-style: the syscall, the path and errno's name, so callers branch on `code` as on fs errors.
-    Napi::Error e = Napi::Error::New(env, std::string(step_) + "(" + path_ + ") failed: " + strerror(err_));
-    e.Set("syscall", Napi::String::New(env, step_));
-    e.Set("path", Napi::String::New(env, path_));
-    e.Set("errno", Napi::Number::New(env, -err_));
-    const char *code = strerrorname_np(err_);
-    e.Set("code", Napi::String::New(env, code ? code : "EIO"));
-    Callback().Call({e.Value()});
+    Callback().Call({MakeSysError(env, step_, path_, err_).Value()});
   }
 
  private:

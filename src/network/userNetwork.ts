@@ -413,28 +413,29 @@ export async function reclaimStale(root: string, name: string): Promise<Array<[s
   } catch {
     return [];
   }
+  return (await withRecordLocked(root, name, (record) => {
+    const { live, stale } = splitStale(record);
+    if (stale.length) saveNetwork(root, live);
+    return stale;
+  })) ?? [];
+}
+
+/** Runs FN on network NAME's record under the networks lock; a network already gone gives undefined. */
+async function withRecordLocked<T>(root: string, name: string, fn: (record: NetworkRecord) => T): Promise<T | undefined> {
   return withNetworksLock(root, () => {
     let record: NetworkRecord;
     try {
       record = findRecord(root, name);
     } catch {
-      return [];
+      return undefined;
     }
-    const { live, stale } = splitStale(record);
-    if (stale.length) saveNetwork(root, live);
-    return stale;
+    return fn(record);
   });
 }
 
 /** Marks the container's attach done (its veth exists now) and records the ports forwarded for it. */
 export async function recordAttached(root: string, name: string, containerId: string, forwards: PublishedPort[]): Promise<void> {
-  await withNetworksLock(root, () => {
-    let record: NetworkRecord;
-    try {
-      record = findRecord(root, name);
-    } catch {
-      return;
-    }
+  await withRecordLocked(root, name, (record) => {
     const entry = record.containers[containerId];
     if (!entry) return;
     delete entry.attaching;
@@ -446,13 +447,7 @@ export async function recordAttached(root: string, name: string, containerId: st
 
 /** Forgets the container's address; a container or network already gone is fine. */
 export async function releaseAddress(root: string, name: string, containerId: string): Promise<void> {
-  await withNetworksLock(root, () => {
-    let record: NetworkRecord;
-    try {
-      record = findRecord(root, name);
-    } catch {
-      return;
-    }
+  await withRecordLocked(root, name, (record) => {
     if (!record.containers[containerId]) return;
     delete record.containers[containerId];
     saveNetwork(root, record);
