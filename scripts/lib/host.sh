@@ -185,7 +185,8 @@ host_start_user_manager() {
       USER="$2" LOGNAME="$2" XDG_RUNTIME_DIR="$3" PATH=/usr/local/bin:/usr/bin:/bin /lib/systemd/systemd --user' \
       sh "$manager" "$user" "$runtime" </dev/null >/var/log/lodger-user-manager.log 2>&1 &
   fi
-  for i in $(seq 100); do
+  # A first start on a fresh machine runs generators and loads every user unit: give it 30 s.
+  for i in $(seq 300); do
     [ -S "$runtime/systemd/private" ] && [ -S "$runtime/bus" ] && break
     sleep 0.1
   done
