@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killLodgers, lodgerCommand, lodgerEnv, spawnLodger, waitForExit, waitForOutput, type LodgerResult, type Store } from '../helpers/cli';
 import { runCommand } from '../helpers/exec';
 import { requireDelegatedCgroup, requirePrereq } from '../helpers/prereqs';
-import { alive, busyboxStore, cgroupOf, cliFor, inspectState, lifecyclePrereqs, procStat, sleep, waitUntil } from './lifecycle-common';
+import { alive, busyboxStore, dropStore, cgroupOf, cliFor, inspectState, lifecyclePrereqs, procStat, sleep, waitUntil } from './lifecycle-common';
 
 /** The cgroup2 mount point, from mountinfo (field 5 of the cgroup2 line). */
 function cgroup2Mount(): string | null {
@@ -36,12 +36,7 @@ beforeAll(async () => {
   if (ready) store = await busyboxStore('lodger-cgc-');
 });
 afterEach(() => killLodgers());
-afterAll(async () => {
-  if (!store) return;
-  const ids = (await lodger(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await lodger(['rm', '-f', ...ids]);
-  await store.cleanup();
-});
+afterAll(() => dropStore(store));
 
 const cgDir = (id: string) => path.join(base!, `lodger-${id}`);
 const procsOf = (dir: string) => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);

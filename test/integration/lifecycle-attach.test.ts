@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killLodgers, lodgerCommand, lodgerEnv, lodgerOutput, requireTool, runLodger, spawnLodger, waitForExit, waitForOutput, type Store } from '../helpers/cli';
 import { exitStatus, killChild } from '../helpers/exec';
-import { alive, busyboxStore, cliFor, expectNativeHelper, inspectState, lifecyclePrereqs, procStat, rssKiB, sleep, waitUntil } from './lifecycle-common';
+import { alive, busyboxStore, dropStore, cliFor, expectNativeHelper, inspectState, lifecyclePrereqs, procStat, rssKiB, sleep, waitUntil } from './lifecycle-common';
 
 const ready = lifecyclePrereqs();
 let store: Store;
@@ -22,12 +22,7 @@ afterEach(() => {
   for (const t of terminals) killChild(t, 'SIGKILL', true);
   terminals.clear();
 });
-afterAll(async () => {
-  if (!store) return;
-  const ids = (await lodger(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await lodger(['rm', '-f', ...ids]);
-  await store.cleanup();
-});
+afterAll(() => dropStore(store));
 
 /** `lodger run -d [ARGS] --name NAME busybox CMD…`; returns the id. */
 async function detached(name: string, args: string[], cmd: string[]): Promise<string> {

@@ -15,6 +15,14 @@ export async function busyboxStore(prefix: string): Promise<Store> {
   return store;
 }
 
+/** For afterAll: every container of STORE removed (`rm -f`, so no monitor or cgroup stays), then the store. */
+export async function dropStore(store: Store | undefined): Promise<void> {
+  if (!store) return;
+  const ids = (await runLodger(['ps', '-aq'], { store })).stdout.split('\n').filter(Boolean);
+  if (ids.length) await runLodger(['rm', '-f', ...ids], { store });
+  await store.cleanup();
+}
+
 /** `lodger ARGS` and `lodger ARGS` that must succeed, against STORE. */
 export function cliFor(store: () => Store): { lodger: (args: string[]) => Promise<LodgerResult>; lodgerOk: (args: string[]) => Promise<LodgerResult> } {
   return {

@@ -5,22 +5,15 @@ import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  killLodgers, makeStore, removeTree, requirePrereq, requireSubids, requireTool, runLodger, runLodgerOk,
+  killLodgers, makeStore, removeTree, requireTool, runLodger, runLodgerOk,
   spawnLodger, waitForExit, waitForOutput, type LodgerResult, type Store,
 } from '../helpers/cli';
 import { runCommand } from '../helpers/exec';
 import { subidRange, toolPath } from '../helpers/prereqs';
+import { busyboxStore, dropStore, lifecyclePrereqs } from './lifecycle-common';
 
-const busybox = inject('lodger').busybox;
-const ready = requirePrereq(busybox, 'the busybox fixture (Debian busybox-static)') && requireSubids();
+const ready = lifecyclePrereqs();
 const myUid = process.getuid!();
-
-/** A store with busybox imported, removed after the file's tests. */
-async function busyboxStore(prefix: string): Promise<Store> {
-  const store = makeStore(prefix);
-  await runLodgerOk(['import', busybox!.tar, 'busybox:latest'], { store });
-  return store;
-}
 
 function expectFailure(r: LodgerResult, re: RegExp): void {
   expect(r.code, `expected a failure, got ${r.code}\n${r.stdout}${r.stderr}`).not.toBe(0);
@@ -52,10 +45,7 @@ describe.skipIf(!ready)('lodger cp, commit, export, save, top, rename', () => {
   });
 
   afterAll(async () => {
-    if (!store) return;
-    const ids = (await lodger(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await lodger(['rm', '-f', ...ids]);
-    await store.cleanup();
+    await dropStore(store);
     // Files copied out with -a belong to subordinate ids: removeTree deletes them in a user namespace.
     await removeTree(scratch);
   });
@@ -240,7 +230,7 @@ describe.skipIf(!ready)('lodger cp, commit, export, save, top, rename', () => {
       fs.rmSync(`${hostAbsent()}-live`, { force: true });
     });
 
-    const imageHostname = () => fs.readFileSync(path.join(busybox!.rootfs, 'etc', 'hostname'), 'utf8');
+    const imageHostname = () => fs.readFileSync(path.join(inject('lodger').busybox!.rootfs, 'etc', 'hostname'), 'utf8');
 
     it('reads through it inside the container, never the host\'s files', async () => {
       expect(imageHostname()).not.toBe(fs.readFileSync('/etc/hostname', 'utf8'));

@@ -7,7 +7,7 @@ import {
 } from '../helpers/cli';
 import { runCommand } from '../helpers/exec';
 import {
-  alive, busyboxStore, cgroupOf, cliFor, expectNativeHelper, inspectState, lifecyclePrereqs, procStat, psNames, rssKiB, sleep, waitUntil,
+  alive, busyboxStore, dropStore, cgroupOf, cliFor, expectNativeHelper, inspectState, lifecyclePrereqs, procStat, psNames, rssKiB, sleep, waitUntil,
 } from './lifecycle-common';
 
 const ready = lifecyclePrereqs();
@@ -18,12 +18,7 @@ beforeAll(async () => {
   if (ready) store = await busyboxStore('lodger-lc-');
 });
 afterEach(() => killLodgers());
-afterAll(async () => {
-  if (!store) return;
-  const ids = (await lodger(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await lodger(['rm', '-f', ...ids]);
-  await store.cleanup();
-});
+afterAll(() => dropStore(store));
 
 /** `lodger run -d --name NAME [ARGS] busybox sh -c SCRIPT`; returns the id it printed. */
 async function detached(name: string, script: string, args: string[] = []): Promise<string> {

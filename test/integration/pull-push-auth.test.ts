@@ -1,24 +1,16 @@
 // Registry authentication and TLS through the CLI (issue 3): login/logout with --password-stdin and --cert-dir, --tls-verify=false, --creds, the credentials file, and token auth for push.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, requireSubids, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireSubids, runLodger, runLodgerOk } from '../helpers/cli';
 import { buildOciLayout, cachedBusybox, pushOci, skopeoInspect, type BuiltImage } from '../helpers/fixtures';
 import { skopeo } from '../helpers/skopeo';
 import { registryPrereqs, startRegistry, type TestRegistry } from '../helpers/registry';
-import { expectFailure, imagesJson } from './pull-push-common';
+import { expectFailure, imagesJson, pullPushScratch } from './pull-push-common';
 
 const ready = registryPrereqs() && requireSubids();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-pp-auth-'));
-const stores: Store[] = [];
+const { scratch, newStore } = pullPushScratch('pp-auth');
 let img: BuiltImage;
-
-function newStore(): Store {
-  const s = makeStore('lodger-ppa-');
-  stores.push(s);
-  return s;
-}
 
 beforeAll(async () => {
   if (!ready) return;
@@ -30,13 +22,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.cleanup()));
-});
 
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true });
-});
 
 describe.runIf(ready)('TLS and htpasswd auth', () => {
   let reg: TestRegistry;

@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { expect } from 'vitest';
-import { removeTree, requireTool, runLodgerOk, type LodgerResult, type Store } from '../helpers/cli';
+import { afterAll, afterEach, expect } from 'vitest';
+import { makeStore, removeTree, requireTool, runLodgerOk, type LodgerResult, type Store } from '../helpers/cli';
 import { runCommand, type CommandResult } from '../helpers/exec';
 import { buildOciLayout, type BuiltImage, type Compression, type TarFileSpec } from '../helpers/fixtures';
 
@@ -536,3 +536,25 @@ export function processesMentioning(arg: string): number[] {
   return pids;
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// Each pull-push file's scratch directory (fixtures, archives) and fresh stores: the stores newStore()
+// makes are removed after every test, the scratch directory after the file (vitest runs after-hooks
+// in reverse order, so these run after the file's own: a registry or proxy is stopped first).
+
+export function pullPushScratch(prefix: string): { scratch: string; newStore: () => Store } {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `lodger-${prefix}-`));
+  const stores: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.cleanup()));
+  });
+  afterAll(() => {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+  const newStore = (): Store => {
+    const st = makeStore(`lodger-${prefix}-store-`);
+    stores.push(st);
+    return st;
+  };
+  return { scratch, newStore };
+}

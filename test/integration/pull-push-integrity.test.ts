@@ -1,30 +1,22 @@
 // `lodger pull` against registries that lie, break or are cut off (issue 3): tampered, longer and dropped blobs, altered manifests, lying diff_ids, killed pulls and schema 1 — never a half image in the store, and the next pull works.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killLodgers, makeStore, requireSubids, runLodger, runLodgerOk, spawnLodger, waitForExit, type Store } from '../helpers/cli';
+import { killLodgers, requireSubids, runLodger, runLodgerOk, spawnLodger, waitForExit, type Store } from '../helpers/cli';
 import { blobPath, cachedBusybox, pushOci, type BuiltImage } from '../helpers/fixtures';
 import { registryPrereqs, startRegistry, type TestRegistry } from '../helpers/registry';
 import {
-  blobLeftovers, buildBigImage, buildWhiteoutImage, expectBlobsIntact, expectFailure, imagesJson, layerDirs, processesMentioning, startProxy, startSchema1Server, type Proxy,
+  blobLeftovers, buildBigImage, buildWhiteoutImage, expectBlobsIntact, expectFailure, imagesJson, layerDirs, processesMentioning, startProxy, startSchema1Server, type Proxy, pullPushScratch,
 } from './pull-push-common';
 
 const ready = registryPrereqs() && requireSubids();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-pp-integrity-'));
+const { scratch, newStore } = pullPushScratch('pp-integrity');
 
 let reg: TestRegistry;
 let proxy: Proxy;
 let wo: BuiltImage;
 let big: BuiltImage & { fileSha256: string[] };
-const stores: Store[] = [];
-
-function newStore(): Store {
-  const s = makeStore('lodger-ppi-');
-  stores.push(s);
-  return s;
-}
 
 /** The whiteout image with a config whose last diff_id is wrong (the blobs themselves are intact). */
 async function lyingImage(dir: string): Promise<BuiltImage> {
@@ -61,13 +53,11 @@ beforeAll(async () => {
 afterEach(async () => {
   killLodgers();
   if (proxy) proxy.fault = { kind: 'none' };
-  await Promise.all(stores.splice(0).map((s) => s.cleanup()));
 });
 
 afterAll(async () => {
   await proxy?.close();
   await reg?.stop();
-  fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Nothing of a failed pull is visible or half-made: no image, only complete layers, no temp blobs, every blob intact. */

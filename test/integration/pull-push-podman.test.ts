@@ -1,18 +1,17 @@
 // lodger against rootless podman (issue 3): the root filesystem both assemble from the same pulled image, file by file (whiteout image and debootstrap), and images moving between them through a registry and through save/load archives.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, requirePrereq, requireSubids, runLodgerOk, type Store } from '../helpers/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requirePrereq, requireSubids, runLodgerOk, type Store } from '../helpers/cli';
 import { buildOciLayout, cachedBusybox, debootstrapTarball, hasDebootstrapFixture, pushOci, type BuiltImage } from '../helpers/fixtures';
 import { skopeoInspect } from '../helpers/skopeo';
 import { registryPrereqs, startRegistry, type TestRegistry } from '../helpers/registry';
 import {
-  LINK_HEADER_LAYER, VIEW_SCRIPT, WHITEOUT_VIEW, buildWhiteoutImage, diffListings, imagesJson, makePodman, normaliseView, podmanPrereqs, tarListing, type FsEntry, type Podman,
+  LINK_HEADER_LAYER, VIEW_SCRIPT, WHITEOUT_VIEW, buildWhiteoutImage, diffListings, imagesJson, makePodman, normaliseView, podmanPrereqs, tarListing, type FsEntry, type Podman, pullPushScratch,
 } from './pull-push-common';
 
 const ready = registryPrereqs() && requireSubids() && podmanPrereqs();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-pp-podman-'));
+const { scratch, newStore } = pullPushScratch('pp-podman');
 
 let reg: TestRegistry;
 let podman: Podman;
@@ -20,13 +19,6 @@ let wo: BuiltImage;
 let woRef: string;
 /** The same tree with gzip layers only: what a docker-archive can hold. */
 let woGzRef: string;
-const stores: Store[] = [];
-
-function newStore(): Store {
-  const s = makeStore('lodger-ppp-');
-  stores.push(s);
-  return s;
-}
 
 beforeAll(async () => {
   if (!ready) return;
@@ -43,14 +35,10 @@ beforeAll(async () => {
   await pushOci(odd.dir, 'v1', `${reg.host}/interop/link-header:v1`);
 });
 
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.cleanup()));
-});
 
 afterAll(async () => {
   await podman?.cleanup();
   await reg?.stop();
-  fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 /** The root filesystem podman assembles for REF (pulled from the test registry), as a tar listing. */

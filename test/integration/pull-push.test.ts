@@ -1,31 +1,23 @@
 // `lodger pull`/`push` against a real registry through the CLI (issue 3): the merged view of a layered image with whiteouts, per storage driver; layer reuse; run --pull; digest references; images/inspect/tag/rmi/prune/system df on pulled images.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, requireSubids, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireSubids, runLodger, runLodgerOk } from '../helpers/cli';
 import { cachedBusybox, pushOci, skopeoInspect, type BuiltImage } from '../helpers/fixtures';
 import { subidRange } from '../helpers/prereqs';
 import { registryPrereqs, startRegistry, type TestRegistry } from '../helpers/registry';
 import {
-  U1000_FILE, VIEW_SCRIPT, WHITEOUT_VIEW, buildTaggedBusybox, buildWhiteoutImage, expectFailure, imagesJson, inspectImage, layerDirs, normaliseView,
+  U1000_FILE, VIEW_SCRIPT, WHITEOUT_VIEW, buildTaggedBusybox, buildWhiteoutImage, expectFailure, imagesJson, inspectImage, layerDirs, normaliseView, pullPushScratch,
 } from './pull-push-common';
 
 const ready = registryPrereqs() && requireSubids();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-pullpush-'));
+const { scratch, newStore } = pullPushScratch('pullpush');
 
 let reg: TestRegistry;
 let wo: BuiltImage;
 let bbA: BuiltImage;
 let bbB: BuiltImage;
 let woRef: string;
-const stores: Store[] = [];
-
-function newStore(): Store {
-  const s = makeStore('lodger-pp-');
-  stores.push(s);
-  return s;
-}
 
 beforeAll(async () => {
   if (!ready) return;
@@ -40,13 +32,9 @@ beforeAll(async () => {
   await pushOci(bbB.dir, 'b', `${reg.host}/base/busybox:b`);
 });
 
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.cleanup()));
-});
 
 afterAll(async () => {
   await reg?.stop();
-  fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 const blobGets = (digest: string) => reg.countRequests(new RegExp(`"GET /v2/[^ ]*/blobs/${digest}`));

@@ -1,6 +1,5 @@
 // Unit tests for `--network` parsing, backend probing output parsing and the default-backend choice.
 import { describe, expect, it } from 'vitest';
-import { LodgerError } from '../../../src/errors';
 import {
   defaultBackend,
   parseNetworkMode,
@@ -11,16 +10,9 @@ import {
   type PastaInfo,
   type SlirpInfo,
 } from '../../../src/network/mode';
+import { lodgerErrorOf } from '../../helpers/errors';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LodgerError);
-    return (e as LodgerError).code;
-  }
-  throw new Error('expected a LodgerError');
-}
+const code = (fn: () => unknown): string => lodgerErrorOf(fn).code;
 
 describe('parseNetworkMode', () => {
   it('maps unset and docker/podman aliases to the default backend', () => {

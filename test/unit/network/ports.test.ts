@@ -1,7 +1,6 @@
 // Unit tests for -p/-P parsing, host-port choice against real sockets, and `lodger port` formatting.
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LodgerError } from '../../../src/errors';
 import {
   formatPortMappings,
   lookupPublishedPort,
@@ -11,16 +10,7 @@ import {
   resolvePortMappings,
   type PortMapping,
 } from '../../../src/network/ports';
-
-function errorOf(fn: () => unknown): LodgerError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LodgerError);
-    return e as LodgerError;
-  }
-  throw new Error('expected a LodgerError');
-}
+import { lodgerErrorOf } from '../../helpers/errors';
 
 describe('parsePublish', () => {
   it('parses every docker form of -p', () => {
@@ -46,7 +36,7 @@ describe('parsePublish', () => {
 
   it('rejects malformed specs and says what is expected', () => {
     for (const bad of ['', 'abc', '0', '70000', '80/sctp', '80/xyz', '8000-8002:80-81', '8080:80-81', 'nothost:8080:80', '1:2:3:4', '90-80', '[::1:8080:80']) {
-      const e = errorOf(() => parsePublish(bad));
+      const e = lodgerErrorOf(() => parsePublish(bad));
       expect(e.code).toBe('NETWORK_PORT_INVALID');
       expect(e.message).toContain('expected [ip:][hostPort:]containerPort');
     }
@@ -63,7 +53,7 @@ describe('-P and ExposedPorts', () => {
       { containerPort: 9001, protocol: 'tcp' },
     ]);
     expect(parseExposedPorts(undefined)).toEqual([]);
-    expect(errorOf(() => parseExposedPorts({ 'http': {} })).code).toBe('NETWORK_PORT_INVALID');
+    expect(lodgerErrorOf(() => parseExposedPorts({ 'http': {} })).code).toBe('NETWORK_PORT_INVALID');
   });
 
   it('publishes every exposed port not already published with -p', () => {
@@ -134,7 +124,7 @@ describe('lodger port output', () => {
   it('looks up one port, tcp by default, and names a missing one', () => {
     expect(lookupPublishedPort(m, '80', 'web')).toEqual(['0.0.0.0:8080']);
     expect(lookupPublishedPort(m, '53/udp', 'web')).toEqual(['[::1]:8053']);
-    const e = errorOf(() => lookupPublishedPort(m, '53', 'web'));
+    const e = lodgerErrorOf(() => lookupPublishedPort(m, '53', 'web'));
     expect(e.code).toBe('NETWORK_PORT_NOT_PUBLISHED');
     expect(e.message).toContain('53/tcp of web');
   });

@@ -3,19 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LodgerError } from '../../../src/errors';
 import { buildResolvConf, parseResolvConf, readHostResolvConf } from '../../../src/network/resolv';
 import { buildHosts, parseAddHost } from '../../../src/network/hosts';
-
-function errorOf(fn: () => unknown): LodgerError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LodgerError);
-    return e as LodgerError;
-  }
-  throw new Error('expected a LodgerError');
-}
+import { lodgerErrorOf } from '../../helpers/errors';
 
 const nameservers = (text: string): string[] => parseResolvConf(text).nameservers;
 
@@ -91,8 +81,8 @@ describe('buildResolvConf', () => {
   });
 
   it('rejects a --dns that is not an address', () => {
-    expect(errorOf(() => buildResolvConf({ network: 'private', hostContent: '', forwarders: [], ipv6: false, settings: { dns: ['dns.example'] } })).code).toBe('NETWORK_DNS_INVALID');
-    expect(errorOf(() => buildResolvConf({ network: 'private', hostContent: '', forwarders: [], ipv6: false, settings: { dnsOptions: ['a b'] } })).code).toBe('NETWORK_DNS_INVALID');
+    expect(lodgerErrorOf(() => buildResolvConf({ network: 'private', hostContent: '', forwarders: [], ipv6: false, settings: { dns: ['dns.example'] } })).code).toBe('NETWORK_DNS_INVALID');
+    expect(lodgerErrorOf(() => buildResolvConf({ network: 'private', hostContent: '', forwarders: [], ipv6: false, settings: { dnsOptions: ['a b'] } })).code).toBe('NETWORK_DNS_INVALID');
   });
 });
 
@@ -107,11 +97,11 @@ describe('parseAddHost', () => {
 
   it('resolves host-gateway, and refuses it where there is no way to the host', () => {
     expect(parseAddHost('host.docker.internal:host-gateway', '10.0.2.2')).toEqual({ ip: '10.0.2.2', names: ['host.docker.internal'] });
-    expect(errorOf(() => parseAddHost('gw:host-gateway', null)).message).toMatch(/host-gateway/);
+    expect(lodgerErrorOf(() => parseAddHost('gw:host-gateway', null)).message).toMatch(/host-gateway/);
   });
 
   it('rejects bad names and addresses', () => {
-    for (const bad of ['nocolon', ':1.2.3.4', 'db:notanip', 'bad name:1.2.3.4']) expect(errorOf(() => parseAddHost(bad, null)).code).toBe('NETWORK_HOST_INVALID');
+    for (const bad of ['nocolon', ':1.2.3.4', 'db:notanip', 'bad name:1.2.3.4']) expect(lodgerErrorOf(() => parseAddHost(bad, null)).code).toBe('NETWORK_HOST_INVALID');
   });
 });
 
