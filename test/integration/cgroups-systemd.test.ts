@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lodgerCommand, type LodgerResult, type Store } from '../helpers/cli';
 import { runCommand } from '../helpers/exec';
-import { requireDelegatedCgroup, requirePrereq, toolPath } from '../helpers/prereqs';
+import { assertUnprivileged, requireDelegatedCgroup, requirePrereq, toolPath } from '../helpers/prereqs';
 import { busyboxStore, cgroupOf, inspectState, lifecyclePrereqs, procStat, waitUntil } from './lifecycle-common';
 
 const runtime = process.env.LODGER_TEST_USER_RUNTIME ?? '';
@@ -44,6 +44,8 @@ const mount = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').
 
 describe.skipIf(!ready)('under a systemd user manager, from a scope that is not delegated', () => {
   beforeAll(async () => {
+    // The CLI is started through systemd-run here, not runLodger, which checks this itself.
+    assertUnprivileged();
     store = await busyboxStore('lodger-cgsd-');
   });
   afterAll(async () => {

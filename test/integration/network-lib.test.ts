@@ -313,7 +313,7 @@ describe.skipIf(!(haveBasics && havePasta && tunOk))('pasta', () => {
     expect(await connectInside(t.pid, net.gateway!, hostPort)).toBe('OK hello-host');
   });
 
-  it.skipIf(!(toolPath('ip') && toolPath('ss') && toolPath('iperf3')))('tunes the route to a mapped gateway so bulk TCP to the host does not stall (issue 5)', async () => {
+  it.skipIf(!requirePrereq(toolPath('ip') && toolPath('ss') && toolPath('iperf3'), 'ip and ss (iproute2) and iperf3 for the pasta route test'))('tunes the route to a mapped gateway so bulk TCP to the host does not stall (issue 5)', async () => {
     const t = await makeTarget();
     const { net } = await attach('pasta:--map-gw', t);
     expect(net.warnings).toEqual([]);
@@ -334,7 +334,7 @@ describe.skipIf(!(haveBasics && havePasta && tunOk))('pasta', () => {
     // The throughput this buys (0.4 → ~8 Gbit/s here) is measured by bench/network.sh, not asserted.
   });
 
-  it.skipIf(!toolPath('ip'))('leaves the routes as pasta made them when the gateway is the real router', async () => {
+  it.skipIf(!requirePrereq(toolPath('ip'), 'ip (iproute2) for the pasta route test'))('leaves the routes as pasta made them when the gateway is the real router', async () => {
     const t = await makeTarget();
     const { net } = await attach('pasta', t);
     const routes = (await inNs(t.pid, [toolPath('ip') as string, 'route', 'show'])).stdout;
