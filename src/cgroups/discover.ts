@@ -110,6 +110,8 @@ export interface DiscoverOptions {
   env?: NodeJS.ProcessEnv;
   /** Also try `systemctl --user` when the user manager's socket is absent (slower). */
   probeSystemd?: boolean;
+  /** Why asking the user manager for a scope failed, when it was tried: the reason then says so. */
+  scopeFailure?: string;
 }
 
 /** A usable base: a directory we can create cgroups in and move processes into (cgroup-v2.rst "Delegation"). */
@@ -214,9 +216,10 @@ export function discoverCgroups(opts: DiscoverOptions = {}): CgroupDiscovery {
       const why = isDelegatedToUs(own)
         ? `your cgroup ${own} belongs to a systemd unit that was not delegated to lodger, and systemd may move or remove cgroups others create in it (systemd docs/CGROUP_DELEGATION.md; if the unit has Delegate=yes, set LODGER_CGROUP_PARENT=${own})`
         : `your cgroup ${own} is not delegated to you (its cgroup.procs is not writable by you)`;
-      res.reason = res.systemd.available
+      const noScope = res.systemd.available ? opts.scopeFailure : res.systemd.reason;
+      res.reason = noScope === undefined
         ? `${why}: lodger asks the systemd user manager for a delegated scope per container (lodger-<id>.scope, Delegate=yes)`
-        : `${why}, and ${res.systemd.reason}: ask an admin to delegate a cgroup subtree to you (mkdir + chown -R, or Delegate=yes in user@.service) and set LODGER_CGROUP_PARENT to it`;
+        : `${why}, and ${noScope}: ask an admin to delegate a cgroup subtree to you (mkdir + chown -R, or Delegate=yes in user@.service) and set LODGER_CGROUP_PARENT to it`;
     }
   }
   if (res.base) {

@@ -26,11 +26,7 @@ function discoverBase(id: string, cgroupParent?: string): import('../cgroups').C
   const d = cg.discoverCgroups({ cgroupParent });
   if (d.base || !d.systemd?.available) return d;
   const moved = cg.moveSelfToDelegatedScope(cg.lodgerScopeUnit(id));
-  if (!moved.ok) {
-    const why = (d.reason ?? '').replace(/: lodger asks .*$/, '');
-    return { ...d, reason: `${why}, and ${moved.reason}: ask an admin to delegate a cgroup subtree to you (mkdir + chown -R) and set LODGER_CGROUP_PARENT to it` };
-  }
-  return cg.discoverCgroups({ cgroupParent });
+  return cg.discoverCgroups(moved.ok ? { cgroupParent } : { cgroupParent, scopeFailure: moved.reason });
 }
 
 /**
