@@ -9,6 +9,7 @@ export interface NativeAddon {
   lgetxattr(path: string | Buffer, name: string): Buffer | null;
   llistxattr(path: string | Buffer): string[];
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  syncfs(path: string | Buffer, cb: (err: Error | null) => void): void;
 }
 
 /** The package's top directory: dist/lodger.js and src/native.ts both sit one level below it. */
@@ -36,14 +37,22 @@ export function helperExecutable(): string {
 }
 
 let addon: NativeAddon | undefined;
-/** The node-addon-api addon, loaded on first use only (run's fast path does not need it). */
+/** The node-addon-api addon, loaded on first use only (run's fast path does not need it); LODGER_NATIVE overrides its path (tests that bundle parts of lodger elsewhere). */
 export function native(): NativeAddon {
   if (addon) return addon;
-  const tried = candidates('lodger_native.node');
+  const tried = process.env.LODGER_NATIVE ? [process.env.LODGER_NATIVE] : candidates('lodger_native.node');
   for (const p of tried) {
     if (!fs.existsSync(p)) continue;
     addon = require(p) as NativeAddon;
     return addon;
   }
   throw new LodgerError('NATIVE_MISSING', `native addon not found (tried ${tried.join(', ')}) — run "npm run build" in ${packageRoot()}`);
+}
+
+/**
+ * syncfs(2) of the filesystem holding PATH, on libuv's thread pool (addon/native/syncfs.cc); DONE gets
+ * the error, which names the syscall and path and carries errno's code.
+ */
+export function startSyncfs(path: string, done: (err: Error | null) => void): void {
+  native().syncfs(path, done);
 }

@@ -14,8 +14,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-// Defined in zstd.cc and syncfs.cc: each adds its functions to the exports.
-void RegisterZstd(Napi::Env env, Napi::Object exports);
+// Defined in layerDecoder.cc and syncfs.cc: each adds its functions to the exports.
+void RegisterLayerDecoder(Napi::Env env, Napi::Object exports);
 void RegisterSyncfs(Napi::Env env, Napi::Object exports);
 
 namespace {
@@ -108,7 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
-  RegisterZstd(env, exports);
+  RegisterLayerDecoder(env, exports);
   RegisterSyncfs(env, exports);
   return exports;
 }

@@ -1,7 +1,5 @@
-// Layer blob decompression (gzip, zstd or none, told by magic bytes) with backpressure, and the sha256 of a stream (diff_id).
-import { createHash } from 'node:crypto';
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import * as zlib from 'node:zlib';
+// Layer blob decompression (gzip, zstd or none, told by magic bytes) with backpressure, and the sha256 of what it yields (diff_id).
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { LodgerError } from '../errors';
 import { native } from '../native';
 
@@ -42,34 +40,60 @@ function claimedCompression(mediaType: string | undefined): LayerCompression | u
   return undefined;
 }
 
-/** One decoder behind the common stream: write() calls DONE when it may be given more input. */
-interface Decoder {
-  write(chunk: Buffer, done: (err?: Error | null) => void): void;
-  end(done: (err?: Error | null) => void): void;
-  destroy(): void;
+export interface StreamDigest {
+  /** `sha256:<hex>` of every byte that passed. */
+  digest: string;
+  size: number;
 }
 
-/** One step of libzstd's streaming decoder (addon/native/zstd.cc) on libuv's thread pool. */
-interface NativeZstdDecoder {
+/** A layer's uncompressed bytes, and their digest once they have all been read. */
+export type DecodedLayer = Readable & { readonly digest: Promise<StreamDigest> };
+
+/** One step of the addon's LayerDecoder (addon/native/layerDecoder.cc) on libuv's thread pool. */
+interface NativeLayerDecoder {
   step(input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number,
     cb: (err: Error | null, consumed: number, produced: number, hint: number) => void): void;
+  digest(): StreamDigest;
   close(): void;
 }
 
-function newZstdDecoder(): NativeZstdDecoder {
-  const { ZstdDecoder } = native() as unknown as { ZstdDecoder: new () => NativeZstdDecoder };
-  return new ZstdDecoder();
+function newLayerDecoder(format: LayerCompression): NativeLayerDecoder {
+  const { LayerDecoder } = native() as unknown as { LayerDecoder: new (format: LayerCompression) => NativeLayerDecoder };
+  return new LayerDecoder(format);
 }
+
+/**
+ * The decoded bytes a reader may have buffered ahead of it: the decoder keeps stepping (on another
+ * core) until this much waits, so a reader busy writing files still finds the next piece ready.
+ */
+const READ_AHEAD = 4 * OUTPUT_CHUNK;
 
 class LayerDecompressor extends Transform {
   private head: Buffer = Buffer.alloc(0);
-  private decoder: Decoder | null = null;
+  private decoder: NativeLayerDecoder | null = null;
   private format: LayerCompression = 'none';
   /** Continues feeding the decoder once the reader wants more (set while the readable side is full). */
   private resumeFeed: (() => void) | null = null;
+  private out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  private outOff = 0;
+  /**
+   * At a point where the input may end: after a whole gzip member or zstd frame (the decoder's step
+   * answers 0 there). A later step that moves nothing (flushing a full buffer) answers nonzero.
+   */
+  private boundary = true;
+  private busy = false;
+  private released = false;
+  private settleDigest!: (d: StreamDigest | Error) => void;
+  /** sha256 and length of the decoded stream (the layer's diff_id): settles when the stream ends or fails. */
+  readonly digest: Promise<StreamDigest>;
 
   constructor(private readonly label: string, private readonly claimed: LayerCompression | undefined) {
-    super({ readableHighWaterMark: OUTPUT_CHUNK, writableHighWaterMark: INPUT_BATCH });
+    super({ readableHighWaterMark: READ_AHEAD, writableHighWaterMark: INPUT_BATCH });
+    this.digest = new Promise<StreamDigest>((resolve, reject) => {
+      this.settleDigest = (d) => (d instanceof Error ? reject(d) : resolve(d));
+    });
+    // Whoever awaits DIGEST sees a rejection; one nobody awaits must not crash the process.
+    this.digest.catch(() => undefined);
   }
 
   /** A decompression failure as the user should see it: which layer, what format, what to do. */
@@ -85,7 +109,7 @@ class LayerDecompressor extends Transform {
 
   private start(): void {
     this.format = detectCompression(this.head);
-    this.decoder = this.format === 'gzip' ? this.gzipDecoder() : this.format === 'zstd' ? this.zstdDecoder() : this.plainDecoder();
+    this.decoder = newLayerDecoder(this.format);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -100,35 +124,67 @@ class LayerDecompressor extends Transform {
       chunk = this.head;
       this.head = Buffer.alloc(0);
     }
-    this.decoder!.write(chunk, (err) => cb(err ? this.fail(err) : null));
+    this.run(chunk, 0, (err) => cb(err ? this.fail(err) : null));
   }
 
   /**
-   * The input that arrived while the decoder was busy, as one piece: zlib inflates each write as a job
-   * of its own on libuv's thread pool, and waking a pool thread per 64 KiB pipe read costs more than
-   * the copy (and keeps the thread waiting on this one between jobs).
+   * Steps the decoder over CHUNK from OFF, pushing what it produces; DONE when all of CHUNK is taken
+   * in. The next step is taken only while the reader has room, so the input waits (and with it the
+   * download) whenever the reader is behind.
+   */
+  private run(chunk: Buffer, off: number, done: (err?: Error | null) => void): void {
+    const dec = this.decoder!;
+    this.busy = true;
+    dec.step(chunk, off, chunk.length - off, this.out, this.outOff, this.out.length - this.outOff, (err, consumed, produced, hint) => {
+      this.busy = false;
+      if (this.released) return this.release();
+      if (err) return done(new Error(`${this.format}: ${err.message}`));
+      if (hint === 0) this.boundary = true;
+      else if (consumed > 0 || produced > 0) this.boundary = false;
+      off += consumed;
+      // A full output buffer may leave decoded bytes inside the decoder: step again, even with no input.
+      const full = this.outOff + produced === this.out.length;
+      let room = true;
+      if (produced > 0) {
+        room = this.push(this.out.subarray(this.outOff, this.outOff + produced));
+        this.outOff += produced;
+      }
+      // What was pushed is a view of OUT: later steps write after it, or into a fresh buffer.
+      if (this.outOff === this.out.length) {
+        this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+        this.outOff = 0;
+      }
+      if (off < chunk.length || full) {
+        if (room) this.run(chunk, off, done);
+        else this.resumeFeed = () => this.run(chunk, off, done);
+        return;
+      }
+      done();
+    });
+  }
+
+  /**
+   * The input that arrived while the decoder was busy, as one piece: each step is a job on libuv's
+   * thread pool, and waking a pool thread per 64 KiB pipe read costs more than the copy.
    */
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (error?: Error | null) => void): void {
-    if (this.decoder !== null && this.format === 'none') {
-      // Nothing to decode: pass the pieces on as they are, without copying them together.
-      let room = true;
-      for (const c of chunks) room = this.push(c.chunk);
-      if (room) cb();
-      else this.resumeFeed = () => cb();
-      return;
-    }
     this.feed(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   override _flush(cb: TransformCallback): void {
-    const end = () => this.decoder!.end((err) => cb(err ? this.fail(err) : null));
+    const end = () => {
+      if (!this.boundary) return cb(this.fail(new Error(`unexpected end of data inside a ${this.format === 'zstd' ? 'frame' : 'member'}`)));
+      this.settleDigest(this.decoder!.digest());
+      this.release();
+      cb();
+    };
     if (this.decoder !== null) return end();
     // Fewer bytes than a magic number in all: decide on what there is.
     this.start();
     const head = this.head;
     this.head = Buffer.alloc(0);
     if (head.length === 0) return end();
-    this.decoder!.write(head, (err) => (err ? cb(this.fail(err)) : end()));
+    this.run(head, 0, (err) => (err ? cb(this.fail(err)) : end()));
   }
 
   override _read(size: number): void {
@@ -139,98 +195,19 @@ class LayerDecompressor extends Transform {
   }
 
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
-    this.decoder?.destroy();
+    this.released = true;
+    if (!this.busy) this.release();
+    this.settleDigest(err ?? new LodgerError('DIGEST_INCOMPLETE', `decompress layer ${this.label}: the stream was closed before its end — retry the pull`));
     cb(err);
   }
 
-  private plainDecoder(): Decoder {
-    return {
-      // Held until the reader wants more (_read), so a slow reader holds back the input.
-      write: (chunk, done) => {
-        if (this.push(chunk)) done();
-        else this.resumeFeed = () => done();
-      },
-      end: (done) => done(),
-      destroy: () => undefined,
-    };
-  }
-
-  private gzipDecoder(): Decoder {
-    const gz = zlib.createGunzip({ chunkSize: OUTPUT_CHUNK });
-    gz.on('data', (d: Buffer) => {
-      if (!this.push(d)) {
-        // Stop inflating until the reader catches up: gz then holds the callback of the chunk it
-        // is on, and so our write's, and so the blob's download.
-        gz.pause();
-        this.resumeFeed = () => gz.resume();
-      }
-    });
-    gz.on('error', (e) => this.destroy(this.fail(e)));
-    return {
-      // Done when zlib has taken the whole chunk in: meanwhile the next input gathers (see _writev).
-      write: (chunk, done) => { gz.write(chunk, (err) => done(err ?? null)); },
-      end: (done) => {
-        gz.once('end', () => done());
-        gz.end();
-      },
-      destroy: () => gz.destroy(),
-    };
-  }
-
-  /**
-   * libzstd (RFC 8878) through the addon, stepped like zlib: each step fills at most the rest of a
-   * 256 KiB output buffer, and the next is taken only once the reader has room — a bomb is inflated
-   * no faster than it is read. Steps run on the thread pool, so the reader's work overlaps them.
-   */
-  private zstdDecoder(): Decoder {
-    const dec = newZstdDecoder();
-    let out = Buffer.allocUnsafe(OUTPUT_CHUNK);
-    let outOff = 0;
-    /**
-     * Between frames, where the input may end: libzstd returns 0 from the step that ends a frame. A
-     * later step that moves nothing (flushing a full buffer) answers with the next frame's header size.
-     */
-    let boundary = true;
-    let busy = false;
-    let dead = false;
-    const run = (chunk: Buffer, off: number, done: (err?: Error | null) => void): void => {
-      busy = true;
-      dec.step(chunk, off, chunk.length - off, out, outOff, out.length - outOff, (err, consumed, produced, h) => {
-        busy = false;
-        if (dead) return dec.close();
-        if (err) return done(new Error(`zstd: ${err.message}`));
-        if (h === 0) boundary = true;
-        else if (consumed > 0 || produced > 0) boundary = false;
-        off += consumed;
-        // A full output buffer may leave decoded bytes inside libzstd: step again, even with no input.
-        const full = outOff + produced === out.length;
-        let room = true;
-        if (produced > 0) {
-          room = this.push(out.subarray(outOff, outOff + produced));
-          outOff += produced;
-        }
-        // What was pushed is a view of OUT: later steps write after it, or into a fresh buffer.
-        if (outOff === out.length) { out = Buffer.allocUnsafe(OUTPUT_CHUNK); outOff = 0; }
-        if (off < chunk.length || full) {
-          if (room) run(chunk, off, done);
-          else this.resumeFeed = () => run(chunk, off, done);
-          return;
-        }
-        done();
-      });
-    };
-    return {
-      write: (chunk, done) => run(chunk, 0, done),
-      end: (done) => {
-        if (!busy) { dead = true; dec.close(); }
-        done(boundary ? null : new Error('zstd: unexpected end of data inside a frame'));
-      },
-      destroy: () => {
-        if (dead) return;
-        dead = true;
-        if (!busy) dec.close();
-      },
-    };
+  /** Frees the decoder (not while a step runs: its callback comes back here). */
+  private release(): void {
+    const dec = this.decoder;
+    if (dec === null || this.busy) return;
+    this.released = true;
+    this.decoder = null;
+    dec.close();
   }
 }
 
@@ -239,9 +216,10 @@ class LayerDecompressor extends Transform {
  * (the manifest's mediaType) is advisory — registries mislabel, and Docker itself sniffs — and only
  * appears in error messages. LABEL names the layer in errors (e.g. its digest). Errors of INPUT are
  * passed on as they are; decoding errors become LodgerError `LAYER_CORRUPT`. Destroying the result
- * destroys INPUT, so an abandoned unpack stops the download.
+ * destroys INPUT, so an abandoned unpack stops the download. Its `digest` is the layer's diff_id (the
+ * sha256 of the uncompressed tar, OCI image-spec config.md "layer DiffID"), hashed as it is decoded.
  */
-export function decompressStream(input: Readable, mediaTypeHint?: string, label = 'blob'): Readable {
+export function decompressStream(input: Readable, mediaTypeHint?: string, label = 'blob'): DecodedLayer {
   const out = new LayerDecompressor(label, claimedCompression(mediaTypeHint));
   pipeline(input, out, () => {
     // pipeline has already destroyed the streams with the error; the reader sees it on OUT.
@@ -249,44 +227,3 @@ export function decompressStream(input: Readable, mediaTypeHint?: string, label 
   return out;
 }
 
-export interface StreamDigest {
-  /** `sha256:<hex>` of every byte that passed. */
-  digest: string;
-  size: number;
-}
-
-/**
- * A pass-through that hashes what flows through it: put it after decompressStream to get the diff_id
- * (the sha256 of the uncompressed tar, OCI image-spec config.md "layer DiffID"). DIGEST resolves when
- * the stream has passed its last byte and rejects if it is destroyed before.
- */
-export function digestStream(): { stream: Transform; digest: Promise<StreamDigest> } {
-  const hash = createHash('sha256');
-  let size = 0;
-  let settled = false;
-  let resolve!: (d: StreamDigest) => void;
-  let reject!: (e: Error) => void;
-  const digest = new Promise<StreamDigest>((res, rej) => { resolve = res; reject = rej; });
-  // Whoever awaits DIGEST sees a rejection; one nobody awaits must not crash the process.
-  digest.catch(() => undefined);
-  const stream = new Transform({
-    readableHighWaterMark: OUTPUT_CHUNK,
-    writableHighWaterMark: OUTPUT_CHUNK,
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-    flush(cb) {
-      settled = true;
-      resolve({ digest: 'sha256:' + hash.digest('hex'), size });
-      cb();
-    },
-  });
-  stream.once('close', () => {
-    if (settled) return;
-    settled = true;
-    reject(stream.errored ?? new LodgerError('DIGEST_INCOMPLETE', `compute the digest of a layer: the stream was closed after ${size} bytes, before its end — retry the pull`));
-  });
-  return { stream, digest };
-}

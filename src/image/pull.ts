@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { LodgerError } from '../errors';
 import { hasBlob, putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, findImage, type ImageRecord } from '../storage/images';
-import { getLayer, storeLayer } from '../storage/layers';
+import { discardLayerSlot, getLayer, prepareLayerSlot, storeLayer, type LayerSlot } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import type { ImageConfig } from './config';
 import { parsePlatform } from './platform';
@@ -61,6 +61,19 @@ async function pool<T>(items: T[], n: number, fn: (item: T, i: number) => Promis
 }
 
 export async function pullImage(p: StorePaths, input: string, o: PullOptions = {}): Promise<ImageRecord> {
+  // The first layer's unpack worker starts now and is ready when its blob arrives (its start would
+  // otherwise follow the manifest's round trips). Unused, it is discarded at the end.
+  let slot: Promise<LayerSlot | undefined> | undefined = prepareLayerSlot(p).catch(() => undefined);
+  const takeSlot = () => { const s = slot; slot = undefined; return s; };
+  try {
+    return await pullWith(p, input, o, takeSlot);
+  } finally {
+    const unused = await takeSlot();
+    if (unused) await discardLayerSlot(unused);
+  }
+}
+
+async function pullWith(p: StorePaths, input: string, o: PullOptions, takeSlot: () => Promise<LayerSlot | undefined> | undefined): Promise<ImageRecord> {
   const copts = clientOptions(o);
   const { client, reference, result } = await resolve(input, copts);
   const name = formatReference(reference.digest ? reference : { ...reference, tag: reference.tag ?? 'latest' });
@@ -74,6 +87,7 @@ export async function pullImage(p: StorePaths, input: string, o: PullOptions = {
   await pool(result.layers, CONCURRENCY, async (desc: Descriptor, i) => {
     const have = getLayer(p, diffIds[i]);
     if (have && hasBlob(p, desc.digest)) { layerSize.set(diffIds[i], have.size); o.progress?.(desc.digest, desc.size, desc.size, 'exists'); return; }
+    const slot = await takeSlot();
     o.progress?.(desc.digest, 0, desc.size, 'downloading');
     const blob = client.fetchBlob(desc);  // verifies digest and size as it streams: ends only if both match
     let done = 0;
@@ -84,7 +98,7 @@ export async function pullImage(p: StorePaths, input: string, o: PullOptions = {
     blob.pipe(toBlob);
     blob.pipe(toLayer);
     // Unpack while downloading; keep the compressed blob for push and save.
-    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest, { verified: true }), storeLayer(p, toLayer, diffIds[i])]);
+    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest, { verified: true }), storeLayer(p, toLayer, diffIds[i], slot)]);
     layerSize.set(diffIds[i], layer.size);
     o.progress?.(desc.digest, desc.size, desc.size, 'done');
   });

@@ -1,6 +1,6 @@
 // Runs a store operation (unpack, remove, copy) in a Node worker inside a user namespace with the caller's id maps.
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { LodgerError } from '../errors';
 import { packageRoot } from '../native';
 import { spawnHelper } from './helperProcess';
@@ -27,35 +27,78 @@ export async function runWorker<T>(op: string, args: string[], input?: Readable,
   return runWorkerPlan<T>('run', plan, op, args, input, mapping.user);
 }
 
+/** A worker started before its input is known (see startWorker). */
+export interface PendingWorker<T> {
+  /** Writes PREAMBLE (if any) and then INPUT to the worker's stdin, and waits for its result. */
+  feed(input: Readable, preamble?: string): Promise<WorkerResult<T>>;
+  /** Ends a worker that will get no input (its stdin closes empty) and waits for it to exit. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Starts worker OP now and gives it its input later: the worker's start (the helper, the id maps, a
+ * Node process) then overlaps whatever the caller does meanwhile — a pull fetching the manifest.
+ */
+export function startWorker<T>(op: string, args: string[], mapping = callerMapping()): PendingWorker<T> {
+  const plan = new Plan().namespaces(['mnt']).idmap(mapping);
+  const w = launchWorker<T>('run', plan, op, args, true, mapping.user);
+  let used = false;
+  return {
+    feed(input, preamble) {
+      used = true;
+      if (preamble !== undefined) w.stdin!.write(preamble);
+      input.on('error', (e) => { w.stdin!.destroy(e); });
+      input.pipe(w.stdin!);
+      return w.result;
+    },
+    async cancel() {
+      if (used) return;
+      used = true;
+      w.stdin!.end();
+      await w.result.catch(() => undefined);
+    },
+  };
+}
+
 /**
  * Runs the worker with a plan the caller has begun: 'run' with its namespaces, id maps and prepare
  * steps (e.g. a container's overlay mounted for the worker only), or 'exec' joining a running
  * container's namespaces. The worker's process, environment and protocol are added here.
  */
 export async function runWorkerPlan<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], input?: Readable, user = callerMapping().user): Promise<WorkerResult<T>> {
+  const w = launchWorker<T>(mode, plan, op, args, input !== undefined, user);
+  if (input) {
+    input.on('error', (e) => { w.stdin!.destroy(e); });
+    input.pipe(w.stdin!);
+  }
+  return w.result;
+}
+
+function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], withInput: boolean, user: string): { stdin: Writable | null; result: Promise<WorkerResult<T>> } {
   plan
-    .add('stdin', input ? 'inherit' : 'null')
+    .add('stdin', withInput ? 'inherit' : 'null')
     .add('user', '0', '0')
     .add('env', ...envForWorker())
     .add('argv', process.execPath, path.join(packageRoot(), 'dist', 'lodger.js'), '__worker', op, ...args);
-  const h = spawnHelper(mode, plan, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const h = spawnHelper(mode, plan, { stdio: [withInput ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   h.child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   h.child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  if (input) {
-    input.on('error', (e) => { h.child.stdin!.destroy(e); });
-    h.child.stdin!.on('error', () => undefined);
-    input.pipe(h.child.stdin!);
-  }
-  const { code } = await h.exited;
-  if (h.events.errors.length > 0) throw helperFailureToError(h.events.errors[0], { user, what: `store worker (${op})` });
-  const last = stdout.trim().split('\n').pop() ?? '';
-  let parsed: { ok: boolean; result?: T; error?: { code: string; message: string } } | undefined;
-  try { parsed = JSON.parse(last); } catch { /* fall through */ }
-  if (!parsed) throw new LodgerError('WORKER_FAILED', `store worker "${op}" failed (exit ${code}): ${stderr.trim() || 'no output'}`);
-  if (!parsed.ok) throw new LodgerError(parsed.error?.code ?? 'WORKER_FAILED', parsed.error?.message ?? 'store worker failed');
-  return { result: parsed.result as T, stderr };
+  if (withInput) h.child.stdin!.on('error', () => undefined);
+  const result = (async (): Promise<WorkerResult<T>> => {
+    const { code } = await h.exited;
+    if (h.events.errors.length > 0) throw helperFailureToError(h.events.errors[0], { user, what: `store worker (${op})` });
+    const last = stdout.trim().split('\n').pop() ?? '';
+    let parsed: { ok: boolean; result?: T; error?: { code: string; message: string } } | undefined;
+    try { parsed = JSON.parse(last); } catch { /* fall through */ }
+    if (!parsed) throw new LodgerError('WORKER_FAILED', `store worker "${op}" failed (exit ${code}): ${stderr.trim() || 'no output'}`);
+    if (!parsed.ok) throw new LodgerError(parsed.error?.code ?? 'WORKER_FAILED', parsed.error?.message ?? 'store worker failed');
+    return { result: parsed.result as T, stderr };
+  })();
+  // Whoever feeds the worker awaits RESULT; a cancelled one's failure is nobody's.
+  result.catch(() => undefined);
+  return { stdin: withInput ? h.child.stdin! : null, result };
 }
 
 function envForWorker(): [string, ...string[]] {

@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsError, LodgerError } from '../errors';
-import { native } from '../native';
-import { runWorker } from '../runtime/usernsWorker';
+import { startSyncfs } from '../native';
+import { runWorker, startWorker, type PendingWorker } from '../runtime/usernsWorker';
 import { writeJsonAtomic, readJson } from './atomic';
 import { withStoreLock } from './lock';
 import { ensureStore, type StorePaths } from './paths';
@@ -67,10 +67,34 @@ function stagingDir(p: StorePaths): string {
  * (addon/native/syncfs.cc). One call for a whole layer, where an fsync per file would cost thousands.
  */
 export function syncFilesystem(dir: string): Promise<void> {
-  const { syncfs } = native() as unknown as { syncfs(path: string, cb: (err: Error | null) => void): void };
   return new Promise((resolve, reject) => {
-    syncfs(dir, (err) => (err ? reject(fsError('write the layer to disk: syncfs of', dir, err, 'check the disk holding the store')) : resolve()));
+    startSyncfs(dir, (err) => (err ? reject(fsError('write the layer to disk: syncfs of', dir, err, 'check the disk holding the store')) : resolve()));
   });
+}
+
+/** What the worker's unpack reports (src/worker/main.ts). */
+interface UnpackReport { diffId: string; size: number; entries: number; notes: string[] }
+
+/** A staging directory with an unpack worker already started on it, waiting for a layer blob. */
+export interface LayerSlot { stage: string; worker: PendingWorker<UnpackReport> }
+
+/**
+ * Starts the unpack worker of a layer before the layer is known: a pull does this while it fetches the
+ * manifest, so the worker's start overlaps the registry's round trips. Give the slot to storeLayer, or
+ * to discardLayerSlot if no layer comes.
+ */
+export async function prepareLayerSlot(p: StorePaths): Promise<LayerSlot> {
+  ensureStore(p);
+  await sweepStaleStaging(p);
+  const stage = stagingDir(p);
+  fs.mkdirSync(stage, { mode: 0o700 });
+  // "-": the label (which names the layer in errors) comes first on stdin, once the layer is known.
+  return { stage, worker: startWorker<UnpackReport>('unpack', [path.join(stage, 'diff'), '-']) };
+}
+
+export async function discardLayerSlot(slot: LayerSlot): Promise<void> {
+  await slot.worker.cancel();
+  await removeTrees([slot.stage]).catch(() => undefined);
 }
 
 /**
@@ -78,20 +102,22 @@ export function syncFilesystem(dir: string): Promise<void> {
  * returns its record. When EXPECTED is given the diff_id must match it. Safe against crashes: the
  * layer is staged under a temporary name, its files are flushed to disk (one syncfs), and only then is
  * layer.json written (fsync'ed) and the directory renamed into place under the store lock — a layer
- * that looks complete after a power cut is complete.
+ * that looks complete after a power cut is complete. SLOT: a worker prepareLayerSlot started for it.
  */
-export async function storeLayer(p: StorePaths, stream: Readable, expected?: string): Promise<LayerRecord> {
-  ensureStore(p);
-  await sweepStaleStaging(p);
+export async function storeLayer(p: StorePaths, stream: Readable, expected?: string, slot?: LayerSlot): Promise<LayerRecord> {
   if (expected) {
     const have = getLayer(p, expected);
-    if (have) { stream.resume(); return have; }
+    if (have) {
+      if (slot) await discardLayerSlot(slot);
+      stream.resume();
+      return have;
+    }
   }
-  const stage = stagingDir(p);
-  fs.mkdirSync(stage, { mode: 0o700 });
-  let res: { diffId: string; size: number; entries: number; notes: string[] };
+  slot ??= await prepareLayerSlot(p);
+  const { stage } = slot;
+  let res: UnpackReport;
   try {
-    ({ result: res } = await runWorker<typeof res>('unpack', [path.join(stage, 'diff'), expected ? expected.slice(7, 19) : '(new)'], stream));
+    ({ result: res } = await slot.worker.feed(stream, (expected ? expected.slice(7, 19) : '(new)') + '\n'));
   } catch (e) {
     await removeTrees([stage]).catch(() => undefined);
     throw e;

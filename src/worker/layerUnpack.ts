@@ -30,7 +30,16 @@ export interface UnpackOptions {
   label?: string;
   /** The xattr/mknod operations (default: fsOps(), the native addon or the attr tools). */
   ops?: FsOps;
+  /**
+   * Starts writing back what has been unpacked so far, calling DONE when it has (e.g. a syncfs(2) on
+   * the thread pool). Called after every WRITEBACK_EVERY bytes of file data, one at a time, so the
+   * caller's final sync of the layer waits only for the tail instead of for the whole layer.
+   */
+  startWriteback?: (done: () => void) => void;
 }
+
+/** File data between two early writebacks (see UnpackOptions.startWriteback). */
+const WRITEBACK_EVERY = 16 * 1024 * 1024;
 
 export interface UnpackResult {
   /** Tar entries read (pax and GNU long-name headers are part of the entry they describe). */
@@ -224,6 +233,18 @@ class Unpacker {
    * Debian base layer).
    */
   private readonly knownDirs = new Set<string>();
+  /**
+   * Non-directories this unpacker has made (files, links, fifos, whiteouts). With knownDirs it is
+   * everything in DEST, which started empty: a name in neither set does not exist, so a new entry
+   * needs no lstat to find what it replaces. Should the sets ever miss a name, O_EXCL, symlink(2) and
+   * link(2) fail with EEXIST instead of writing through what is there.
+   */
+  private readonly made = new Set<string>();
+  /** The process's umask: bits it would take from a mode given to open(2) and mkdir(2). */
+  private readonly umask: number;
+  /** File data written since the last early writeback was started (see writtenBack()). */
+  private unsynced = 0;
+  private syncing = false;
   private ownerNoted = false;
   private readonly xattrNoted = new Set<string>();
 
@@ -231,6 +252,8 @@ class Unpacker {
     this.ops = opts.ops ?? fsOps();
     this.rootless = opts.rootless ?? true;
     this.label = opts.label ?? dest;
+    // Reading the umask this way is only documentation-deprecated (DEP0139); a worker thread may not set it.
+    this.umask = process.umask();
     let real: Buffer;
     try {
       real = fs.realpathSync(dest, { encoding: 'buffer' });
@@ -275,10 +298,9 @@ class Unpacker {
     for (const c of comps) {
       rel = rel === '' ? c : rel + '/' + c;
       if (this.knownDirs.has(rel)) continue;
-      const st = this.lstat(rel);
+      const st = this.existing(rel);
       if (st === undefined) {
-        fs.mkdirSync(this.abs(rel), 0o755);
-        fs.chmodSync(this.abs(rel), 0o755);
+        this.mkdir(rel, 0o755);
         this.knownDirs.add(rel);
         continue;
       }
@@ -290,8 +312,8 @@ class Unpacker {
         // A whiteout made earlier in this layer, then a path under it: the lower layers' directory
         // was deleted and this layer makes a new one — an opaque directory (OCI layer.md).
         fs.unlinkSync(this.abs(rel));
-        fs.mkdirSync(this.abs(rel), 0o755);
-        fs.chmodSync(this.abs(rel), 0o755);
+        this.made.delete(rel);
+        this.mkdir(rel, 0o755);
         this.setOpaque(rel);
         this.knownDirs.add(rel);
         continue;
@@ -301,6 +323,17 @@ class Unpacker {
     return rel;
   }
 
+  /** Makes directory REL with MODE exactly (mkdir(2) applies the umask). */
+  private mkdir(rel: string, mode: number): void {
+    fs.mkdirSync(this.abs(rel), mode);
+    if ((mode & this.umask) !== 0) fs.chmodSync(this.abs(rel), mode);
+  }
+
+  /** What is at REL, if this unpacker made anything there (no system call otherwise). */
+  private existing(rel: string): fs.Stats | undefined {
+    return this.made.has(rel) || this.knownDirs.has(rel) ? this.lstat(rel) : undefined;
+  }
+
   /** Removes REL (a tree, if a directory) so a later entry of the same name can replace it. */
   private remove(rel: string, st: fs.Stats): void {
     if (st.isDirectory()) {
@@ -308,8 +341,10 @@ class Unpacker {
       fs.rmSync(this.abs(rel), { recursive: true, force: true });
       for (const k of [...this.dirMeta.keys()]) if (k === rel || k.startsWith(rel + '/')) this.dirMeta.delete(k);
       for (const k of [...this.knownDirs]) if (k === rel || k.startsWith(rel + '/')) this.knownDirs.delete(k);
+      for (const k of [...this.made]) if (k.startsWith(rel + '/')) this.made.delete(k);
     } else {
       fs.unlinkSync(this.abs(rel));
+      this.made.delete(rel);
     }
   }
 
@@ -317,7 +352,13 @@ class Unpacker {
     this.ops.setXattr(this.abs(rel), OPAQUE_XATTR, Buffer.from('y'));
   }
 
-  private chown(rel: string, e: Entry, chown: () => void): void {
+  /**
+   * Gives REL the entry's owner. FRESH: REL was just created by this process, so it already belongs to
+   * 0:0 — the worker's fsuid and fsgid, as no directory is set-group-ID while the layer is unpacked
+   * (finish() sets their modes last) — and root-owned entries need no chown(2).
+   */
+  private chown(rel: string, e: Entry, chown: () => void, fresh = false): void {
+    if (fresh && e.uid === 0 && e.gid === 0) return;
     try {
       chown();
     } catch (err) {
@@ -423,18 +464,21 @@ class Unpacker {
     if (rel === '') return new Refusal("the layer's root can only be a directory");
     const parent = this.ensureDirs(comps.slice(0, -1));
     if (parent instanceof Refusal) return parent;
-    const st = this.lstat(rel);
+    const st = this.existing(rel);
     if (st) this.remove(rel, st);
+    this.made.add(rel);
     return undefined;
   }
 
   private directory(e: Entry, comps: string[], rel: string): boolean | Refusal {
+    let fresh = false;
     if (rel !== '') {
       const parent = this.ensureDirs(comps.slice(0, -1));
       if (parent instanceof Refusal) return parent;
-      const st = this.lstat(rel);
+      const st = this.existing(rel);
       // A directory over an existing directory keeps its contents and takes the new metadata.
-      if (!st || !st.isDirectory()) {
+      fresh = !st || !st.isDirectory();
+      if (fresh) {
         if (st) this.remove(rel, st);
         // Private until finish() gives it its mode: nothing else may enter it half-made.
         fs.mkdirSync(this.abs(rel), 0o700);
@@ -443,7 +487,7 @@ class Unpacker {
       }
       this.knownDirs.add(rel);
     }
-    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid));
+    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid), fresh);
     this.setXattrs(rel, e, 'dir');
     this.dirMeta.set(rel, { mode: e.mode, atime: e.atime, mtime: e.mtime });
     return false;
@@ -453,19 +497,33 @@ class Unpacker {
     const refused = this.replaceable(comps, rel);
     if (refused) return refused;
     const c = fs.constants;
-    const fd = fs.openSync(this.abs(rel), c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
+    // Created with its permission bits (an fd opened by the open(2) that creates a file writes
+    // whatever they are); DEST is private to this user until the layer is complete.
+    const fd = fs.openSync(this.abs(rel), c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, e.mode & 0o777);
     try {
-      for await (const chunk of body) writeAll(fd, chunk);
-      this.chown(rel, e, () => fs.fchownSync(fd, e.uid, e.gid));
-      // After chown, which clears set-user-ID and set-group-ID bits (chown(2)).
-      fs.fchmodSync(fd, e.mode);
+      for await (const chunk of body) {
+        writeAll(fd, chunk);
+        this.unsynced += chunk.length;
+      }
+      this.chown(rel, e, () => fs.fchownSync(fd, e.uid, e.gid), true);
+      // After chown, which clears set-user-ID and set-group-ID bits (chown(2)); open(2) takes neither.
+      if ((e.mode & 0o7000) !== 0 || (e.mode & this.umask) !== 0) fs.fchmodSync(fd, e.mode);
       // After chown and the data, which both drop security.capability (capabilities(7), "File capabilities").
       this.setXattrs(rel, e, 'file');
       fs.futimesSync(fd, e.atime, e.mtime);
     } finally {
       fs.closeSync(fd);
     }
+    this.writeBackEarly();
     return true;
+  }
+
+  private writeBackEarly(): void {
+    const start = this.opts.startWriteback;
+    if (!start || this.syncing || this.unsynced < WRITEBACK_EVERY) return;
+    this.syncing = true;
+    this.unsynced = 0;
+    start(() => { this.syncing = false; });
   }
 
   private symlink(e: Entry, comps: string[], rel: string): boolean | Refusal {
@@ -474,7 +532,7 @@ class Unpacker {
     if (refused) return refused;
     // The target is stored byte for byte and never resolved here.
     fs.symlinkSync(Buffer.from(e.linkname, 'latin1'), this.abs(rel));
-    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid));
+    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid), true);
     this.setXattrs(rel, e, 'other');
     fs.lutimesSync(this.abs(rel), e.atime, e.mtime);
     return false;
@@ -519,7 +577,7 @@ class Unpacker {
     const refused = this.replaceable(comps, rel);
     if (refused) return refused;
     this.ops.mkfifo(this.abs(rel), 0o600);
-    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid));
+    this.chown(rel, e, () => fs.lchownSync(this.abs(rel), e.uid, e.gid), true);
     // chmod(2) follows symlinks, but REL was just created as a fifo by us, the only writer.
     fs.chmodSync(this.abs(rel), e.mode);
     this.setXattrs(rel, e, 'other');
@@ -538,9 +596,11 @@ class Unpacker {
     const parent = this.ensureDirs(parentComps);
     if (parent instanceof Refusal) return parent;
     const rel = parent === '' ? name : parent + '/' + name;
-    const st = this.lstat(rel);
-    if (!st) this.ops.mknodWhiteout(this.abs(rel));
-    else if (st.isDirectory()) this.setOpaque(rel);
+    const st = this.existing(rel);
+    if (!st) {
+      this.ops.mknodWhiteout(this.abs(rel));
+      this.made.add(rel);
+    } else if (st.isDirectory()) this.setOpaque(rel);
     return false;
   }
 

@@ -1,19 +1,27 @@
 // Entry of `lodger __worker OP …`: store operations that run as root of the caller's user namespace.
 import * as fs from 'node:fs';
+import type { Readable } from 'node:stream';
 
 type Op = (args: string[]) => Promise<unknown>;
 
 const ops: Record<string, Op> = {
-  /** unpack DEST [LABEL]: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id. */
+  /**
+   * unpack DEST [LABEL]: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id.
+   * LABEL "-": the label is stdin's first line (a worker started before its layer was known).
+   */
   async unpack([dest, label = 'layer']) {
-    const { decompressStream, digestStream } = require('../image/decompress') as typeof import('../image/decompress');
+    const { decompressStream } = require('../image/decompress') as typeof import('../image/decompress');
     const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
+    const { startSyncfs } = require('../native') as typeof import('../native');
     fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
+    if (label === '-') label = await takeLine(process.stdin);
     const plain = decompressStream(process.stdin, undefined, label);
-    const { stream, digest } = digestStream();
-    plain.on('error', (e) => stream.destroy(e));
-    const res = await unpackLayer(plain.pipe(stream), dest, { rootless: true, label });
-    const d = await digest;
+    // Files are created with the layer's modes as they are (see layerUnpack.ts), not less the caller's umask.
+    process.umask(0);
+    // Failures are the final sync's to report (storeLayer): this one only starts the disk early.
+    const startWriteback = (done: () => void) => startSyncfs(dest, () => done());
+    const res = await unpackLayer(plain, dest, { rootless: true, label, startWriteback });
+    const d = await plain.digest;
     return { diffId: d.digest, size: d.size, entries: res.entries, notes: res.notes };
   },
   /** rm PATH…: remove trees whose files belong to mapped ids. */
@@ -50,6 +58,29 @@ const ops: Record<string, Op> = {
     return paths.map(treeSize);
   },
 };
+
+/** STREAM's first line, without its newline; what follows it is put back for the next reader. */
+async function takeLine(stream: NodeJS.ReadableStream & Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for (;;) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk === null) {
+      if (stream.readableEnded) break;
+      await new Promise<void>((resolve) => {
+        const go = () => { stream.off('readable', go); stream.off('end', go); resolve(); };
+        stream.on('readable', go);
+        stream.on('end', go);
+      });
+      continue;
+    }
+    const nl = chunk.indexOf(0x0a);
+    if (nl < 0) { parts.push(chunk); continue; }
+    parts.push(chunk.subarray(0, nl));
+    if (nl + 1 < chunk.length) stream.unshift(chunk.subarray(nl + 1));
+    break;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
 
 export async function workerMain(argv: string[]): Promise<number> {
   const [op, ...args] = argv;

@@ -7,7 +7,7 @@
 //   xattrs PATH            every xattr of PATH (not following a symlink) → {name: hex}
 //   rm PATH…               remove trees whose files belong to mapped ids
 import * as fs from 'node:fs';
-import { decompressStream, digestStream } from '../../src/image/decompress';
+import { decompressStream } from '../../src/image/decompress';
 import { applyLayerDir } from '../../src/worker/layerApply';
 import { unpackLayer } from '../../src/worker/layerUnpack';
 import { nativeFsOps, setFsOps, toolFsOps, fsOps, type NativeFsCalls } from '../../src/worker/xattr';
@@ -28,10 +28,8 @@ async function main(argv: string[]): Promise<unknown> {
     case 'unpack': {
       const [tar, dest] = args;
       const plain = decompressStream(fs.createReadStream(tar), undefined, tar);
-      const { stream, digest } = digestStream();
-      plain.on('error', (e) => stream.destroy(e));
-      const res = await unpackLayer(plain.pipe(stream), dest, { rootless: true, label: tar });
-      const d = await digest;
+      const res = await unpackLayer(plain, dest, { rootless: true, label: tar });
+      const d = await plain.digest;
       return { ...res, diffId: d.digest, size: d.size };
     }
     case 'apply':

@@ -53,7 +53,8 @@ interface NsResult {
 /** Runs the bundled entry as root of a new user namespace mapping the user's subordinate ids. */
 function inNs(args: string[], ops: Ops = 'native'): NsResult {
   const opsArg = ops === 'native' ? `--ops=native:${ADDON}` : '--ops=tools';
-  const r = spawnSync('unshare', ['--map-root-user', '--map-auto', process.execPath, entryJs, opsArg, ...args], { encoding: 'utf8' });
+  // The bundled entry sits outside the package: it is told where the addon (which decodes layers) is.
+  const r = spawnSync('unshare', ['--map-root-user', '--map-auto', process.execPath, entryJs, opsArg, ...args], { encoding: 'utf8', env: { ...process.env, LODGER_NATIVE: ADDON } });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as NsResult;
