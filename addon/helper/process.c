@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -26,6 +27,9 @@
 #endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
 struct errmsg { struct lerr e; int code; };
@@ -98,6 +102,49 @@ int setup_pty(struct plan *p, int sock, struct lerr *e) {
   return 0;
 }
 
+/* What getdents64(2) fills in (the kernel's struct linux_dirent64). */
+struct dirent64_raw { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+
+/* Marks every fd from 3 up close-on-exec, so nothing of the helper's (or the CLI's) reaches the command
+ * (CVE-2024-21626 class). close_range(2) does it in one call, but exists only since Linux 5.9 and takes
+ * CLOSE_RANGE_CLOEXEC only since 5.11: older kernels answer ENOSYS or EINVAL and leave every fd as it
+ * was, and so may an outer seccomp filter that predates the call. Any failure of it therefore falls
+ * back to listing /proc/self/fd — which must be the kernel's procfs, not something a container with
+ * CAP_SYS_ADMIN mounted over it — and marking the fds one by one; if that fails too, the command is
+ * not started. No fd is kept open: the error pipe and the pty socket are close-on-exec already, and
+ * the error pipe's end is how the supervisor learns the exec worked. */
+static int cloexec_listed(int cr_err, struct lerr *e) {
+  const char *why = cr_err == ENOSYS ? "this kernel has no close_range(2)"
+                  : cr_err == EINVAL ? "this kernel's close_range(2) has no CLOSE_RANGE_CLOEXEC" : "close_range(2) failed";
+  int dir AUTOCLOSE = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct statfs sf;
+  if (dir < 0 || fstatfs(dir, &sf) < 0) return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
+  if (sf.f_type != PROC_SUPER_MAGIC) return failf(e, "close-fds", "/proc/self/fd", 0, "%s, and /proc/self/fd is not the kernel's procfs", why);
+  /* getdents64 into a buffer on the stack: no allocation between fork and exec. */
+  char buf[4096] __attribute__((aligned(8)));
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
+    if (n == 0) return 0;
+    for (long off = 0; off < n;) {
+      const struct dirent64_raw *d = (const void *)(buf + off);
+      off += d->reclen;
+      char *end;
+      long fd = strtol(d->name, &end, 10);
+      if (*end || end == d->name || fd < 3 || fd == dir) continue;  /* ".", "..", stdio, this listing */
+      int flags = fcntl((int)fd, F_GETFD);
+      if (flags >= 0 && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) == 0) continue;
+      return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and fd %ld could not be marked close-on-exec", why, fd);
+    }
+  }
+}
+
+static int cloexec_from_3(struct lerr *e) {
+  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+  return cloexec_listed(errno, e);
+}
+
 /* --init: PID 1 stays ours — forwards every signal to the command and reaps orphans (tini's job).
  * pid_namespaces(7): PID 1 gets only signals it has a handler for, so handlers are installed, then
  * the signals are blocked and taken synchronously. */
@@ -160,9 +207,9 @@ int setup_process_and_exec(struct plan *p, int errfd) {
     fail(&e, "exec", p->argv[0], ferr);
     send_err_and_exit(errfd, &e, exit_code_for_exec_errno(ferr));
   }
-  /* Nothing of ours reaches the command: every fd above stdio is closed on exec (CVE-2024-21626 class);
+  /* Nothing of ours reaches the command: every fd above stdio is closed on exec, or there is no exec;
    * done before the seccomp filter, which might deny close_range(2). */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (cloexec_from_3(&e) < 0) send_err_and_exit(errfd, &e, 125);
   /* Capabilities, no_new_privs, seccomp: last, and before the --init fork so the init is confined too. */
   if (security_before_exec(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);
   if (p->init) {

@@ -59,6 +59,10 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
     case 'keep-capabilities':
     case 'clear-ambient-capabilities':
       return new LodgerError('CAPABILITIES_FAILED', `set the capabilities of the ${what}'s process (${f.step}): ${why}${f.detail ? ` — ${f.detail}` : ''}`);
+    case 'close-fds':
+      // process.c: close_range(2) failed (Linux < 5.11) and the fds could not be marked from /proc/self/fd either.
+      return new LodgerError('CLOSE_FDS_FAILED', `close lodger's file descriptors before starting the ${what}: ${f.detail}${why ? `: ${why}` : ''} — ` +
+        `the command would inherit them, so it was not started; this needs Linux 5.11 or later, or the kernel's /proc mounted in the ${what}`);
     case 'no-new-privileges':
       return new LodgerError('SECURITY_FAILED', `set no_new_privs for the ${what}: ${why} — this kernel may be too old for --security-opt no-new-privileges`);
     case 'seccomp':

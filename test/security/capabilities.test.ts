@@ -1,9 +1,9 @@
 // Capabilities, no_new_privs and setgroups as a container's process sees them: Docker's defaults for root and other users, --cap-add/--cap-drop/--privileged, bad values refused.
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxStore, expectExit, Sentinel, securityPrereqs, statusFields, type SecurityStore } from './securityHarness';
+import { busyboxStore, expectExit, loadHostileImage, probeResults, removeBuiltTools, Sentinel, securityPrereqs, statusFields, sysprobeDir, type SecurityStore } from './securityHarness';
 
-const ready = securityPrereqs();
+const ready = securityPrereqs({ gcc: true });
 let s: SecurityStore;
 let sentinel: Sentinel;
 
@@ -20,7 +20,10 @@ beforeAll(async () => {
   s = await busyboxStore('lodger-sec-caps-');
   sentinel = new Sentinel(s.dir);
 });
-afterAll(async () => { await s?.cleanup(); });
+afterAll(async () => {
+  await s?.cleanup();
+  removeBuiltTools();
+});
 
 /** The container's own view of its capabilities and no_new_privs (/proc/self/status), run with ARGS. */
 async function status(args: string[], user?: string): Promise<Record<string, string>> {
@@ -122,6 +125,21 @@ describe.skipIf(!ready)('--security-opt no-new-privileges', () => {
     expect(await status(['--security-opt', 'no-new-privileges'])).toMatchObject({ NoNewPrivs: '1', CapEff: DOCKER_DEFAULT, Seccomp: '2' });
     expect(await status(['--security-opt', 'no-new-privileges:true'], '1000')).toMatchObject({ NoNewPrivs: '1', CapEff: NONE });
     expect(await status(['--security-opt', 'no-new-privileges=false'])).toMatchObject({ NoNewPrivs: '0' });
+  });
+
+  it('a setuid-root program of the image makes a non-root user euid 0 without it, and nothing with it', async () => {
+    // sysprobe owned by the container's root, mode 4755, printing its effective uid.
+    const probe = fs.readFileSync(`${await sysprobeDir()}/sysprobe`);
+    await loadHostileImage(s, 'setuid', [{ path: 'suid-probe', type: 'file', mode: 0o4755, uid: 0, gid: 0, content: probe }]);
+    const euid = async (args: string[]) => {
+      const r = await s.lodger(['run', '--rm', '-u', '1000', ...args, 'localhost/setuid', '/suid-probe', 'euid']);
+      expectExit(r, 0);
+      return probeResults(r.stdout).euid;
+    };
+    // The bit works in the container (what no-new-privileges is for)…
+    expect(await euid([])).toBe('0');
+    // …and with no_new_privs execve(2) ignores it (prctl(2) PR_SET_NO_NEW_PRIVS).
+    expect(await euid(['--security-opt', 'no-new-privileges'])).toBe('1000');
   });
 
   it('bad --security-opt values are refused with exit 125 and say what is accepted', async () => {

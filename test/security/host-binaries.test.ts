@@ -1,13 +1,15 @@
 // What of the host a container can reach through its own process: no inherited fds, no way to the lodger helper binary (CVE-2019-5736 class), and no image file ever executed by lodger outside the container (CVE-2019-14271 class).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli';
+import { mustRun } from '../helpers/exec';
 import type { TarFileSpec } from '../helpers/fixtures';
-import { busyboxStore, expectExit, loadHostileImage, Sentinel, securityPrereqs, type SecurityStore } from './securityHarness';
+import { busyboxStore, expectExit, loadHostileImage, removeBuiltTools, Sentinel, securityPrereqs, sysprobeDir, wrappedHelper, type SecurityStore } from './securityHarness';
 
-const ready = securityPrereqs();
+const ready = securityPrereqs({ gcc: true });
 let s: SecurityStore;
 let sentinel: Sentinel;
 
@@ -16,7 +18,13 @@ beforeAll(async () => {
   s = await busyboxStore('lodger-sec-host-');
   sentinel = new Sentinel(s.dir);
 });
-afterAll(async () => { await s?.cleanup(); });
+afterAll(async () => {
+  await s?.cleanup();
+  removeBuiltTools();
+});
+
+/** `ls /proc/…/fd` output as a list of fd numbers (on a tty ls prints columns, and lines end with \r\n). */
+const fdList = (stdout: string) => stdout.trim().split(/\s+/);
 
 describe.skipIf(!ready)('file descriptors', () => {
   for (const extra of [[], ['--init'], ['-i'], ['-u', '1000']]) {
@@ -27,11 +35,68 @@ describe.skipIf(!ready)('file descriptors', () => {
     });
   }
 
+  it('the command sees only 0, 1 and 2 with -t, where they are the pty', async () => {
+    const r = await s.lodger(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'ls /proc/self/fd; readlink /proc/self/fd/0; readlink /proc/self/fd/2'], { input: '' });
+    expectExit(r, 0);
+    expect(fdList(r.stdout)).toEqual(['0', '1', '2', '3', '/dev/pts/0', '/dev/pts/0']);
+  });
+
+  it('a detached container\'s command (run -d, with and without -t) holds only 0, 1 and 2', async () => {
+    for (const [name, extra] of [['fd-detached', []], ['fd-detached-tty', ['-t']]] as const) {
+      expectExit(await s.lodger(['run', '-d', '--name', name, ...extra, 'busybox', 'sleep', '120']), 0);
+      try {
+        const r = await s.lodger(['exec', name, 'ls', '/proc/1/fd']);
+        expectExit(r, 0);
+        expect(`${name}: ${fdList(r.stdout).join(' ')}`).toBe(`${name}: 0 1 2`);
+      } finally {
+        await s.lodger(['rm', '-f', name]);
+      }
+    }
+  });
+
   it('none of them is a directory or file of the host or of the store', async () => {
     const r = await s.lodger(['run', '--rm', 'busybox', 'sh', '-c', 'for f in /proc/self/fd/*; do readlink $f; done; true']);
     expectExit(r, 0);
     expect(r.stdout).not.toContain(s.root);
     expect(r.stdout).not.toMatch(/lodger-helper|\/containers\/|\/layers\//);
+  });
+});
+
+describe.skipIf(!ready)('file descriptors on a kernel without close_range(2) (before 5.9; CLOSE_RANGE_CLOEXEC before 5.11)', () => {
+  // helperwrap (helperwrap.c) gives the helper a host directory as fd 42 without close-on-exec and answers
+  // its close_range(2) with ENOSYS, as an old kernel does: the helper must then mark the fd close-on-exec itself.
+  const helper = path.join(repoRoot, 'build', 'Release', 'lodger-helper');
+  // Started without the wrapper (its subuid mapping needs newuidmap); only the exec'd processes meet the old kernel.
+  beforeAll(async () => { if (ready) expectExit(await s.lodger(['run', '-d', '--name', 'fd-old-kernel', 'busybox', 'sleep', '300']), 0); });
+  afterAll(async () => { if (ready) await s.lodger(['rm', '-f', 'fd-old-kernel']); });
+
+  it('the wrapper does what the tests below rely on: fd 42 is open and close_range answers ENOSYS', async () => {
+    const wrap = await wrappedHelper(s.dir, '/bin/busybox', ['--leak', sentinel.dir, '--no-close-range']);
+    const probe = await sysprobeDir();
+    const r = await mustRun(wrap, ['sh', '-c', `readlink /proc/self/fd/42; ${probe}/sysprobe close_range getppid`]);
+    expect(r).toBe(`${sentinel.dir}\nclose_range ENOSYS\ngetppid ok\n`);
+  });
+
+  it('a host fd the helper holds does not reach the command of run or exec', async () => {
+    const wrap = await wrappedHelper(s.dir, helper, ['--leak', sentinel.dir, '--no-close-range']);
+    // The wrapper's filter needs no_new_privs, under which setuid newuidmap cannot map a subuid range.
+    const run = await s.lodger(['run', '--rm', '--userns=single', 'busybox', 'ls', '/proc/self/fd'], { env: { LODGER_HELPER: wrap } });
+    expectExit(run, 0);
+    expect(fdList(run.stdout)).toEqual(['0', '1', '2', '3']);
+    const exec = await s.lodger(['exec', 'fd-old-kernel', 'ls', '/proc/self/fd'], { env: { LODGER_HELPER: wrap } });
+    expectExit(exec, 0);
+    expect(fdList(exec.stdout)).toEqual(['0', '1', '2', '3']);
+    sentinel.assertUntouched();
+  });
+
+  it('when /proc/self/fd cannot be listed either, the command is not started: exit 125 and why', async () => {
+    const wrap = await wrappedHelper(s.dir, helper, ['--leak', sentinel.dir, '--no-close-range', '--no-fd-listing']);
+    const r = await s.lodger(['exec', 'fd-old-kernel', 'touch', '/exec-ran'], { env: { LODGER_HELPER: wrap } });
+    expectExit(r, 125);
+    expect(r.stderr).toContain("lodger: close lodger's file descriptors before starting the exec process: this kernel has no close_range(2), " +
+      'and /proc/self/fd could not be listed: operation not permitted (EPERM)');
+    const ran = await s.lodger(['exec', 'fd-old-kernel', 'ls', '/exec-ran']);
+    expectExit(ran, 1);
   });
 });
 
@@ -102,9 +167,37 @@ describe.skipIf(!ready)('the lodger helper binary (CVE-2019-5736 class)', () => 
 
 describe.skipIf(!ready)("the image's own programs (CVE-2019-14271 class)", () => {
   const marker = () => path.join(sentinel.dir, 'pwned-on-host');
-  /** Programs and libraries a runtime might be tempted to run from the image; each leaves a marker if run. */
+  /**
+   * Connections to a port on the host's loopback: every trap calls it. A trap run on the host leaves the marker
+   * too, and one run chrooted into the image's files leaves /pwned-in-root there; but the files of a container
+   * or image go with `rm`, `rmi` and `run --rm`, and the call is what is left of a trap those ran.
+   */
+  const calls: string[] = [];
+  const open = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  beforeAll(async () => {
+    if (!ready) return;
+    server = net.createServer((c) => {
+      calls.push('connected');
+      open.add(c);
+      c.on('close', () => open.delete(c));
+      c.on('error', () => {});
+      c.on('data', (b) => { calls.push(b.toString().trim()); c.end(); });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    for (const c of open) c.destroy();
+    await new Promise((resolve) => server ? server.close(resolve) : resolve(undefined));
+  });
+  /** The calls so far, once the connections already accepted have been seen. */
+  const callsSoFar = async () => { await new Promise((resolve) => setImmediate(resolve)); return calls; };
+
+  /** Programs and libraries a runtime might be tempted to run from the image; each leaves its traces if run. */
   const trapped = (): TarFileSpec[] => {
-    const script = `#!/bin/busybox sh\necho pwned >> ${marker()}\necho pwned >> /pwned-in-root\nexit 0\n`;
+    const port = (server!.address() as net.AddressInfo).port;
+    const script = `#!/bin/busybox sh\necho pwned >> ${marker()}\necho pwned >> /pwned-in-root\n` +
+      `echo "$0 $*" | /bin/busybox nc -w 5 127.0.0.1 ${port}\nexit 0\n`;
     const programs = ['bin/tar', 'usr/bin/tar', 'bin/cp', 'usr/bin/cp', 'bin/rm', 'bin/mount', 'bin/umount', 'sbin/ldconfig',
       'usr/bin/newuidmap', 'usr/bin/newgidmap', 'usr/bin/fuse-overlayfs', 'usr/bin/unshare', 'bin/gzip', 'usr/bin/zstd',
       'usr/bin/getfattr', 'usr/bin/setfattr', 'bin/sh', 'usr/bin/env', 'usr/bin/id', 'usr/bin/getent'];
@@ -118,31 +211,51 @@ describe.skipIf(!ready)("the image's own programs (CVE-2019-14271 class)", () =>
     ];
   };
 
-  /** Files named pwned-in-root anywhere in the store (a trap run chrooted leaves one in a layer or container). */
-  function findInStore(dir: string, name: string, found: string[] = []): string[] {
+  /** Files named NAME anywhere under DIR (a trap run chrooted leaves one in a layer, a container's files, or a copy of them). */
+  function findUnder(dir: string, name: string, found: string[] = []): string[] {
     let entries: fs.Dirent[];
     try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return found; }
     for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.name === name) found.push(p);
-      if (e.isDirectory()) findInStore(p, name, found);
+      if (e.isDirectory()) findUnder(p, name, found);
     }
     return found;
   }
+  /** Every trace a trap leaves, as one value to compare with "none": the store, the runtime state, copies made, the host. */
+  const traces = async () => ({ files: findUnder(s.dir, 'pwned-in-root'), onHost: fs.existsSync(marker()), calls: [...await callsSoFar()] });
+  const NONE = { files: [], onHost: false, calls: [] };
+
+  it('a trap that does run is seen, even after its container is gone', async () => {
+    // What a runtime with this bug does: run the image's tar with the container's files as its root.
+    await loadHostileImage(s, 'trap-check', trapped());
+    expectExit(await s.lodger(['run', '--name', 'trap-check', '--storage-driver', 'vfs', 'localhost/trap-check', '/bin/busybox', 'true']), 0);
+    const id = (await s.lodger(['inspect', '--format', '{{.Id}}', 'trap-check'])).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await mustRun('unshare', ['--map-root-user', 'chroot', path.join(s.root, 'containers', id, 'rootfs'), '/bin/tar', 'xf', '-']);
+    expect(await traces()).toEqual({ files: [path.join(s.root, 'containers', id, 'rootfs', 'pwned-in-root')], onHost: false, calls: ['connected', '/bin/tar xf -'] });
+    expectExit(await s.lodger(['rm', 'trap-check']), 0);
+    expectExit(await s.lodger(['rmi', 'localhost/trap-check']), 0);
+    expect(await traces()).toEqual({ ...NONE, calls: ['connected', '/bin/tar xf -'] });
+    calls.length = 0;
+  });
 
   it('load, run (overlay and vfs, as root and as a named user), rm and rmi never execute a file of the image outside the container', async () => {
     await loadHostileImage(s, 'trapped', trapped());
-    for (const extra of [[], ['--storage-driver', 'vfs'], ['-u', 'app'], ['--storage-driver', 'vfs', '-u', 'app:app']]) {
-      const r = await s.lodger(['run', '--rm', ...extra, 'localhost/trapped', '/bin/busybox', 'true']);
-      expectExit(r, 0);
+    const runs = [[], ['--storage-driver', 'vfs'], ['-u', 'app'], ['--storage-driver', 'vfs', '-u', 'app:app']];
+    const names = runs.map((_, i) => `trapped-${i}`);
+    // Kept until the store has been searched: removing them would remove what a trap left in their files.
+    for (const [i, extra] of runs.entries()) {
+      expectExit(await s.lodger(['run', '--name', names[i], ...extra, 'localhost/trapped', '/bin/busybox', 'true']), 0);
     }
-    const kept = await s.lodger(['run', '--name', 'kept', '--storage-driver', 'vfs', 'localhost/trapped', '/bin/busybox', 'true']);
-    expectExit(kept, 0);
-    expect(findInStore(s.root, 'pwned-in-root')).toEqual([]);
-    expectExit(await s.lodger(['rm', 'kept']), 0);
+    expect(await traces()).toEqual(NONE);
+    expectExit(await s.lodger(['rm', ...names]), 0);
+    // The image's layers are still there, for a trap rm ran in them to show.
+    expect(await traces()).toEqual(NONE);
+    // run --rm removes the container by itself: only a call would be left.
+    expectExit(await s.lodger(['run', '--rm', 'localhost/trapped', '/bin/busybox', 'true']), 0);
     expectExit(await s.lodger(['rmi', 'localhost/trapped']), 0);
-    expect(fs.existsSync(marker())).toBe(false);
-    expect(findInStore(s.root, 'pwned-in-root')).toEqual([]);
+    expect(await traces()).toEqual(NONE);
     sentinel.assertUntouched();
   });
 
@@ -161,12 +274,13 @@ describe.skipIf(!ready)("the image's own programs (CVE-2019-14271 class)", () =>
       expectExit(await s.lodger(['export', 'stopped', '-o', path.join(out, 'fs.tar')]), 0);
       expectExit(await s.lodger(['commit', 'stopped', 'localhost/trapped-commit']), 0);
       expectExit(await s.lodger(['save', 'localhost/trapped-commit', '-o', path.join(out, 'img.tar')]), 0);
+      // Searched while both containers and their files are still there.
+      expect(fs.readFileSync(path.join(out, 'stopped-passwd'), 'utf8')).toMatch(/^root:x:0:0:/);
+      expect(await traces()).toEqual(NONE);
     } finally {
       await s.lodger(['rm', '-f', 'stopped', 'live']);
     }
-    expect(fs.readFileSync(path.join(out, 'stopped-passwd'), 'utf8')).toMatch(/^root:x:0:0:/);
-    expect(fs.existsSync(marker())).toBe(false);
-    expect(findInStore(s.root, 'pwned-in-root')).toEqual([]);
+    expect(await traces()).toEqual(NONE);
     sentinel.assertUntouched();
   });
 

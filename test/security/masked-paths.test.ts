@@ -11,7 +11,11 @@ let s: SecurityStore;
 const MUST_MASK = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/dev/block'];
 const MUST_READONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
 
-/** Which of PATHS this kernel has: a path the kernel lacks cannot be masked, nor read. */
+/**
+ * Which of PATHS this kernel has: a path the kernel lacks cannot be masked, nor read. /proc/sched_debug (moved
+ * to debugfs in Linux 5.13) and /proc/latency_stats (CONFIG_LATENCYTOP) are missing from most current
+ * kernels; there only the list test above checks them.
+ */
 const present = (paths: string[]) => paths.filter((p) => fs.existsSync(p));
 
 beforeAll(async () => {
@@ -53,14 +57,18 @@ describe.skipIf(!ready)('masked paths', () => {
     }
   });
 
-  it('cannot be unmounted, removed, renamed or written through from inside', async () => {
-    const paths = present(MUST_MASK);
-    const attack = paths.map((p) => `umount ${p}; umount -l ${p}; rm -rf ${p}; rmdir ${p}; mv ${p} /tmp/moved; touch ${p}/x; echo x > ${p}`).join('; ');
-    const r = await s.lodger(['run', '--rm', 'busybox', 'sh', '-c', `${attack} 2>/dev/null; ` +
-      paths.map((p) => `echo "${p} $(grep -c " ${p} " /proc/self/mountinfo) $( [ -d ${p} ] && ls -A ${p} | wc -l || cat ${p} | wc -c)"`).join('; ')]);
-    expectExit(r, 0);
-    for (const p of paths) expect(r.stdout).toContain(`${p} 1 0\n`);
-  });
+  // Without the seccomp filter too: the default capabilities alone (no CAP_SYS_ADMIN) must keep the masks.
+  for (const extra of [[], ['--security-opt', 'seccomp=unconfined']]) {
+    it(`cannot be unmounted, removed, renamed or written through from inside${extra.length ? ` (${extra.join(' ')})` : ''}`, async () => {
+      const paths = present(MUST_MASK);
+      const attack = paths.map((p) => `umount ${p}; umount -l ${p}; rm -rf ${p}; rmdir ${p}; mv ${p} /tmp/moved; touch ${p}/x; echo x > ${p}`).join('; ');
+      const r = await s.lodger(['run', '--rm', ...extra, 'busybox', 'sh', '-c', `grep ^Seccomp: /proc/self/status; ${attack} 2>/dev/null; ` +
+        paths.map((p) => `echo "${p} $(grep -c " ${p} " /proc/self/mountinfo) $( [ -d ${p} ] && ls -A ${p} | wc -l || cat ${p} | wc -c)"`).join('; ')]);
+      expectExit(r, 0);
+      expect(r.stdout).toMatch(new RegExp(`^Seccomp:\\s+${extra.length ? 0 : 2}$`, 'm'));
+      for (const p of paths) expect(r.stdout).toContain(`${p} 1 0\n`);
+    });
+  }
 
   it('are not masked with --privileged or --security-opt systempaths=unconfined', async () => {
     const paths = present(['/proc/keys', '/proc/timer_list', '/sys/firmware', '/sys/dev/block']);
@@ -83,17 +91,19 @@ describe.skipIf(!ready)('read-only paths', () => {
     expect(r.stdout).toContain('write 1');
   });
 
-  it('cannot be remounted writable or unmounted from inside, and the host\'s sysctls stay as they were', async () => {
-    const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return 'absent'; } };
-    const host = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/proc/sys/vm/overcommit_memory'].map((f) => [f, read(f)]);
-    const r = await s.lodger(['run', '--rm', 'busybox', 'sh', '-c',
-      'mount -o remount,rw /proc/sys; mount -o remount,bind,rw /proc/sys; umount /proc/sys; umount -l /proc/sys; ' +
-      'echo "|/tmp/pwn" > /proc/sys/kernel/core_pattern; echo 1 > /proc/sys/vm/overcommit_memory; echo 1 > /proc/sysrq-trigger; ' +
-      'grep " /proc/sys " /proc/self/mountinfo | cut -d" " -f5,6']);
-    expectExit(r, 0);
-    expect(r.stdout).toMatch(/^\/proc\/sys ro,/m);
-    for (const [f, v] of host) expect(`${f}: ${read(f)}`).toBe(`${f}: ${v}`);
-  });
+  for (const extra of [[], ['--security-opt', 'seccomp=unconfined']]) {
+    it(`cannot be remounted writable or unmounted from inside, and the host's sysctls stay as they were${extra.length ? ` (${extra.join(' ')})` : ''}`, async () => {
+      const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return 'absent'; } };
+      const host = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/proc/sys/vm/overcommit_memory'].map((f) => [f, read(f)]);
+      const r = await s.lodger(['run', '--rm', ...extra, 'busybox', 'sh', '-c',
+        'mount -o remount,rw /proc/sys; mount -o remount,bind,rw /proc/sys; umount /proc/sys; umount -l /proc/sys; ' +
+        'echo "|/tmp/pwn" > /proc/sys/kernel/core_pattern; echo 1 > /proc/sys/vm/overcommit_memory; echo 1 > /proc/sysrq-trigger; ' +
+        'grep " /proc/sys " /proc/self/mountinfo | cut -d" " -f5,6']);
+      expectExit(r, 0);
+      expect(r.stdout).toMatch(/^\/proc\/sys ro,/m);
+      for (const [f, v] of host) expect(`${f}: ${read(f)}`).toBe(`${f}: ${v}`);
+    });
+  }
 
   it('are writable with --privileged (the network namespace\'s own sysctl, not the host\'s)', async () => {
     const before = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');

@@ -79,6 +79,16 @@ describe.skipIf(!ready)('the default seccomp profile', () => {
     expect(r.keyctl).toBe('EPERM');
   });
 
+  it('opens the CAP_SYS_PTRACE and CAP_SYS_TIME groups each with its own capability only', async () => {
+    // kcmp(2) on itself needs no capability and clock_settime(2) with a bad pointer fails with EFAULT before the
+    // kernel checks one: past the filter neither says EPERM.
+    const cases = ['kcmp', 'clock_settime'];
+    expect(await probeWith([], cases)).toEqual({ kcmp: 'EPERM', clock_settime: 'EPERM' });
+    expect(await probeWith(['--cap-add', 'SYS_PTRACE'], cases)).toEqual({ kcmp: 'ok', clock_settime: 'EPERM' });
+    expect(await probeWith(['--cap-add', 'SYS_TIME'], cases)).toEqual({ kcmp: 'EPERM', clock_settime: 'EFAULT' });
+    expect(await probeWith(['--security-opt', 'seccomp=unconfined'], cases)).toEqual({ kcmp: 'ok', clock_settime: 'EFAULT' });
+  });
+
   it('is not loaded with seccomp=unconfined or --privileged', async () => {
     for (const args of [['--security-opt', 'seccomp=unconfined'], ['--privileged']]) {
       const r = await s.lodger(['run', '--rm', ...args, 'busybox', 'grep', '^Seccomp:', '/proc/self/status']);

@@ -122,6 +122,30 @@ export async function sysprobeDir(): Promise<string> {
   return dir;
 }
 
+let wrapBin: string | undefined;
+/**
+ * A LODGER_HELPER for tests: a script that runs HELPER through helperwrap (test/security/helperwrap.c, built
+ * here) with OPTIONS — a leaked fd, no close_range(2), no fd listing — to put the helper where the CLI never does.
+ */
+export async function wrappedHelper(dir: string, helper: string, options: string[]): Promise<string> {
+  if (!wrapBin) {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-helperwrap-'));
+    await mustRun('gcc', ['-O1', '-Wall', '-o', path.join(out, 'helperwrap'), path.join(__dirname, 'helperwrap.c')], { timeoutMs: 120_000 });
+    fs.chmodSync(out, 0o755);
+    wrapBin = path.join(out, 'helperwrap');
+  }
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const script = path.join(fs.mkdtempSync(path.join(dir, 'helperwrap-')), 'lodger-helper');
+  fs.writeFileSync(script, `#!/bin/sh\nexec ${[wrapBin, ...options, helper].map(quote).join(' ')} "$@"\n`, { mode: 0o755 });
+  return script;
+}
+
+/** Removes what sysprobeDir and wrappedHelper built in this test file's process (for its afterAll). */
+export function removeBuiltTools(): void {
+  for (const dir of [probeDir, wrapBin && path.dirname(wrapBin)]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  probeDir = wrapBin = undefined;
+}
+
 /** Parses sysprobe's "NAME RESULT" lines. */
 export function probeResults(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,5 +1,5 @@
 /* Test probe run inside containers by test/security: makes one system call per named case and prints
- * "NAME ok" or "NAME E<errno-name>". Built static (the busybox image has no libc) by securityHarness.ts.
+ * "NAME ok" or "NAME E<errno-name>" ("euid N" for the effective uid). Built static (the busybox image has no libc) by securityHarness.ts.
  * Arguments are chosen so that, where the kernel validates them before checking a capability, an unfiltered
  * call fails with something other than EPERM: an EPERM then shows the seccomp filter refused the call. */
 #define _GNU_SOURCE
@@ -93,6 +93,9 @@ static long run(const char *c) {
   if (!strcmp(c, "mkdir")) return syscall(SYS_mkdir, "/tmp/lodger-probe-dir", 0755);
   if (!strcmp(c, "personality-8")) return syscall(SYS_personality, 8);
   if (!strcmp(c, "personality-0")) return syscall(SYS_personality, 0);
+  if (!strcmp(c, "kcmp")) return syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 0, 0);  /* fd 0 with itself */
+  if (!strcmp(c, "close_range")) return syscall(SYS_close_range, ~0U, ~0U, 0);                   /* closes nothing */
+  if (!strcmp(c, "euid")) return geteuid();                                                    /* printed as a number */
   errno = EINVAL;
   fprintf(stderr, "sysprobe: unknown case %s\n", c);
   return -2;
@@ -108,6 +111,7 @@ int main(int argc, char **argv) {
       long r = run(argv[i]);
       if (r == -2) _exit(2);
       if (r < 0) printf("%s %s\n", argv[i], ename(errno));
+      else if (!strcmp(argv[i], "euid")) printf("%s %ld\n", argv[i], r);
       else printf("%s ok\n", argv[i]);
       fflush(stdout);
       _exit(0);
