@@ -194,3 +194,99 @@ host_start_user_manager() {
   [ -S "$runtime/bus" ] || { host_log "the user manager of $user did not start: see /var/log/lodger-user-manager.log"; return 1; }
   printf '%s\n' "$runtime"
 }
+
+# A read-only image store owned by OWNER, not by the test user — what an admin shares on a cluster
+# (docs/HPC.md "Additional read-only image stores"): the busybox image of scripts/busybox-rootfs.sh as
+# sharedbb:1, imported by running the built lodger as OWNER, then made world-readable and not writable
+# by anyone else (chmod a+rX,go-w). test/integration/hpc-stores.test.ts reads it as an additional store.
+# Needs the built lodger in REPO (dist/, build/Release/). OWNER runs a copy of it from a private temp
+# directory, because REPO may sit where OWNER cannot enter (CI's clone is in root's 0700 temp dir).
+# Idempotent: a store made from the same busybox and script (recorded in DIR.stamp) is kept as it is.
+host_shared_store() {
+  local repo="$1" owner="$2" dir="$3" key kit f ok
+  for f in dist/lodger.js build/Release/lodger-helper build/Release/lodger_native.node; do
+    [ -e "$repo/$f" ] || { host_log "lodger is not built ($repo/$f is missing): no shared store"; return 1; }
+  done
+  key=$({ sha256sum /bin/busybox "$repo/scripts/busybox-rootfs.sh" | cut -d' ' -f1; echo "$owner"; } | sha256sum | cut -c1-16)
+  if [ -s "$dir/images.json" ] && grep -q 'localhost/sharedbb:1' "$dir/images.json" && [ "$(cat "$dir.stamp" 2>/dev/null)" = "$key" ]; then
+    host_log "shared store $dir is in place (owner $(stat -c %U "$dir"))"
+    return 0
+  fi
+  kit=$(mktemp -d /tmp/lodger-shared-kit.XXXXXX)
+  mkdir -p "$kit/dist" "$kit/build/Release" "$kit/work"
+  cp "$repo/dist/lodger.js" "$kit/dist/"
+  cp "$repo/build/Release/lodger-helper" "$repo/build/Release/lodger_native.node" "$kit/build/Release/"
+  cp "$repo/scripts/busybox-rootfs.sh" "$kit/"
+  chown "$owner:$(id -g "$owner")" "$kit/work"
+  chmod -R a+rX "$kit"
+  rm -rf --one-file-system "$dir.new"
+  install -d -m 0755 -o "$owner" -g "$(id -g "$owner")" "$dir.new"
+  # As OWNER: no XDG_RUNTIME_DIR, as in a batch job (runtime state goes to a private dir in /tmp).
+  ok=true
+  # shellcheck disable=SC2016  # expanded by the inner bash, from its arguments
+  runuser -u "$owner" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$owner" | cut -d: -f6)" \
+      LODGER_ROOT="$dir.new" bash -c '
+        set -e
+        cd "$1/work"
+        bash "$1/busybox-rootfs.sh" rootfs >/dev/null
+        tar --numeric-owner --owner=0 --group=0 -C rootfs -cf bb.tar .
+        "$2" "$1/dist/lodger.js" import bb.tar sharedbb:1 >/dev/null' sh "$kit" "$(command -v node)" || ok=false
+  rm -rf --one-file-system "$kit"
+  if ! $ok; then
+    host_log "lodger import as $owner failed: no shared store"
+    rm -rf --one-file-system "$dir.new"
+    return 1
+  fi
+  chmod -R a+rX,go-w "$dir.new"
+  rm -rf --one-file-system "$dir"
+  mv "$dir.new" "$dir"
+  printf '%s\n' "$key" >"$dir.stamp"
+  host_log "shared store $dir populated as $owner"
+}
+
+# CDI specs in the default directories (container-device-interface SPEC.md: /etc/cdi for static specs,
+# /var/run/cdi for generated ones, the later directory winning for a device both define) for
+# test/integration/hpc-devices.test.ts: kind lodger.test/dev, whose "devices" are ordinary host nodes
+# (/dev/null, /dev/zero, /dev/full — what a GPU's spec does with /dev/nvidia0), with env, a read-only bind
+# mount, and a device ("zero") that /var/run/cdi redefines. JSON in one directory and YAML in the other,
+# as nvidia-ctk writes either. Idempotent: the files are rewritten with the same contents.
+host_install_cdi_specs() {
+  local data=/usr/local/share/lodger-test-cdi
+  install -d -m 0755 /etc/cdi /var/run/cdi "$data" || return 1
+  printf 'lodger test CDI driver files\n' >"$data/driver.txt"
+  chmod 0644 "$data/driver.txt"
+  cat >/etc/cdi/lodger-test.json <<JSON
+{
+  "cdiVersion": "0.6.0",
+  "kind": "lodger.test/dev",
+  "containerEdits": {
+    "env": ["LODGER_CDI_SPEC=etc"],
+    "mounts": [{ "hostPath": "$data", "containerPath": "/opt/lodger-cdi", "options": ["ro", "nosuid", "nodev", "bind"] }]
+  },
+  "devices": [
+    { "name": "null", "containerEdits": { "deviceNodes": [{ "path": "/dev/lodger-test/null", "hostPath": "/dev/null" }], "env": ["LODGER_CDI_NULL=etc"] } },
+    { "name": "zero", "containerEdits": { "deviceNodes": [{ "path": "/dev/lodger-test/zero", "hostPath": "/dev/zero" }], "env": ["LODGER_CDI_ZERO=etc"] } }
+  ]
+}
+JSON
+  cat >/var/run/cdi/lodger-test.yaml <<'YAML'
+# Redefines lodger.test/dev=zero (as /dev/full): /var/run/cdi takes precedence over /etc/cdi.
+cdiVersion: "0.6.0"
+kind: lodger.test/dev
+devices:
+- name: zero
+  containerEdits:
+    deviceNodes:
+    - path: /dev/lodger-test/zero
+      hostPath: /dev/full
+    env:
+    - LODGER_CDI_ZERO=run
+- name: full
+  containerEdits:
+    deviceNodes:
+    - path: /dev/lodger-test/full
+      hostPath: /dev/full
+YAML
+  chmod 0644 /etc/cdi/lodger-test.json /var/run/cdi/lodger-test.yaml
+  host_log "CDI test specs: /etc/cdi/lodger-test.json, /var/run/cdi/lodger-test.yaml"
+}

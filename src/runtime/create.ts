@@ -10,6 +10,7 @@ import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { runWorker } from './usernsWorker';
 import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
+import { unmappedSharedLayers } from './imageLayers';
 import { resolveDeviceRequests } from './devices';
 import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
 import { validateNetworkOptions, writeEtcFiles } from './networkSetup';
@@ -85,7 +86,9 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const cgMode = cgroupsMode(o.cgroups);
   const id = newContainerId();
   checkCgroupRequest(o.resources, cgMode, id);
-  const driver = await chooseDriver(p, mapping, o.storageDriver);
+  // Layers of another user's shared store decide the driver too (imageLayers.ts unmappedSharedLayers).
+  const driver = await chooseDriver(p, mapping, o.storageDriver,
+    src.squashfs ? { squashfs: true } : { shared: unmappedSharedLayers(p, image.layers, mapping) });
   checkDriverFor(src, driver);
   const network = o.network || 'default';
   validateNetworkOptions(o);

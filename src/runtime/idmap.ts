@@ -186,6 +186,11 @@ export function hostIdFor(lines: IdMapLine[], id: number): number | undefined {
   return undefined;
 }
 
+/** Whether host id HOST has a container id under LINES (a file it owns shows as that id, not as nobody). */
+export function mapsHostId(lines: IdMapLine[], host: number): boolean {
+  return lines.some((l) => host >= l.outside && host < l.outside + l.count);
+}
+
 /** Number of container ids the mapping covers (65537 for a typical range, 1 for single). */
 export function mappedCount(lines: IdMapLine[]): number {
   return lines.reduce((n, l) => n + l.count, 0);

@@ -1,9 +1,12 @@
 // The read-only image part of a container's root filesystem: the store's layer directories, or a squashfs image file mounted with squashfuse_ll.
 import * as path from 'node:path';
+import { sharedLayerOwners, type SharedLayerOwner } from '../storage/additionalStores';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
+import { mapsHostId, type IdMapping } from './idmap';
 import type { Plan } from './plan';
+import { callerMapping } from './usernsWorker';
 
 /** Where a squashfs image is mounted (in the helper's private mount namespace only). */
 export function squashfsMountDir(p: StorePaths, rec: ContainerRecord): string {
@@ -39,4 +42,30 @@ export function imageUnmount(plan: Plan, p: StorePaths, rec: ContainerRecord): v
 export function imageReadDirs(p: StorePaths, rec: ContainerRecord): string[] {
   if (rec.SquashfsImage) return [squashfsMetaDir(p, rec)];
   return [...rec.Layers].reverse().map((d) => layerDiffDir(p, d));
+}
+
+/**
+ * The layers among LAYERS (diff ids) that come from an additional store populated by someone whose ids
+ * MAPPING cannot map — another user's or root's shared store. In the container their files are unmapped:
+ * they show as nobody (65534), and neither kernel overlayfs nor plain fuse-overlayfs can copy one up
+ * (a copy-up gives the copy the original's owner; chown(2) to an id outside the namespace's map fails
+ * with EINVAL, user_namespaces(7), and kernel overlayfs refuses such a copy-up outright). The mapping
+ * is the caller's own (host ids), never a user network's identity map over its infra namespace.
+ */
+export function unmappedSharedLayers(p: StorePaths, layers: string[], mapping: IdMapping): SharedLayerOwner[] {
+  return sharedLayerOwners(p, layers).filter((o) => !mapsHostId(mapping.uid, o.uid) || !mapsHostId(mapping.gid, o.gid));
+}
+
+/**
+ * fuse-overlayfs options for REC's layers: `squash_to_root` when some come from a shared store whose
+ * owners the container cannot map (unmappedSharedLayers). fuse-overlayfs(1): every file then shows as
+ * owned by 0:0 — the container's root, who may change and copy up any of them (the copy is created by
+ * fuse-overlayfs itself, as the container's root, and its failing chown is ignored under squash, see
+ * do_fchown in fuse-overlayfs' main.c). The price: the squash covers the container's own layer too, so
+ * every file shows as root's and chown inside has no effect. Decided at every mount, not stored, so
+ * it follows the store (an admin may re-populate it).
+ */
+export function sharedSquashOption(p: StorePaths, rec: ContainerRecord): string {
+  if (rec.SquashfsImage || rec.Driver !== 'fuse-overlayfs' || rec.Layers.length === 0) return '';
+  return unmappedSharedLayers(p, rec.Layers, callerMapping(rec.HostConfig.UsernsMode || undefined)).length ? 'squash_to_root' : '';
 }

@@ -36,5 +36,14 @@ export function checkDriverFor(src: ImageSource, driver: StorageDriverName): voi
 export function adoptImageFiles(src: ImageSource, dir: string): void {
   if (!src.squashfs) return;
   fs.mkdirSync(path.join(dir, 'sqfs'), { mode: 0o755 });
-  fs.renameSync(src.squashfs.metaDir, path.join(dir, 'image-meta'));
+  const meta = path.join(dir, 'image-meta');
+  try {
+    fs.renameSync(src.squashfs.metaDir, meta);
+  } catch (e) {
+    // The files were read into the store's tmp/, and a store on a network filesystem keeps its containers
+    // on local storage (paths.ts resolveContainersDir): rename(2) does not cross filesystems (EXDEV).
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    fs.cpSync(src.squashfs.metaDir, meta, { recursive: true });
+    fs.rmSync(src.squashfs.metaDir, { recursive: true, force: true });
+  }
 }

@@ -4,9 +4,10 @@
 // never change: lodger never writes, locks or garbage-collects one, and `rmi` refuses its images.
 // Its files belong to whoever populated it: for a store shared between users an admin populates it as a
 // dedicated user and makes it world-readable (chmod -R a+rX); in other users' namespaces those owners
-// are unmapped and show as nobody (65534), which reading does not mind. A file of such an image that a
-// container changes is copied up into the container's own layer, which kernel overlay and fuse-overlayfs
-// do only for owners the namespace maps (see docs/HPC.md).
+// are unmapped and show as nobody (65534), which reading does not mind — but changing them does: a copy-up
+// must give the container's copy the file's owner, which the namespace cannot name. Containers of such
+// images therefore use fuse-overlayfs with squash_to_root (sharedLayerOwners here, the decision in
+// storage/driver.ts and runtime/imageLayers.ts; see docs/HPC.md).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../image/registriesConf';
@@ -28,9 +29,9 @@ function warnOnce(msg: string): void {
  * containers-storage.conf(5) says for rootless users. A file we cannot parse is warned about, not fatal:
  * it is podman's file too, and lodger should not stop working over a key it does not use.
  */
-export function storageConfStores(): string[] {
+export function storageConfStores(systemFile = SYSTEM_STORAGE_CONF): string[] {
   const user = path.join(userConfigDir(), 'containers', 'storage.conf');
-  const file = fs.existsSync(user) ? user : SYSTEM_STORAGE_CONF;
+  const file = fs.existsSync(user) ? user : systemFile;
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
   try {
@@ -55,13 +56,14 @@ let cached: { key: string; stores: StorePaths[] } | undefined;
 /**
  * The additional stores in order: $LODGER_ADDITIONAL_STORES (colon-separated roots), then storage.conf's.
  * Only lodger stores are used (they have images.json); a podman store (containers/storage layout) is
- * said once and skipped. The caller's own store is never its own additional store.
+ * said once and skipped. The caller's own store is never its own additional store. SYSTEMCONF: where
+ * the system's storage.conf is (tests give another path).
  */
-export function additionalStores(p: StorePaths): StorePaths[] {
+export function additionalStores(p: StorePaths, systemConf = SYSTEM_STORAGE_CONF): StorePaths[] {
   const env = process.env.LODGER_ADDITIONAL_STORES ?? '';
-  const key = `${p.root}\0${env}\0${process.env.XDG_CONFIG_HOME ?? ''}`;
+  const key = `${p.root}\0${env}\0${process.env.XDG_CONFIG_HOME ?? ''}\0${systemConf}`;
   if (cached?.key === key) return cached.stores;
-  const roots = [...env.split(':').filter(Boolean), ...storageConfStores()].map((r) => path.resolve(r));
+  const roots = [...env.split(':').filter(Boolean), ...storageConfStores(systemConf)].map((r) => path.resolve(r));
   const stores: StorePaths[] = [];
   for (const root of [...new Set(roots)]) {
     if (root === p.root) continue;
@@ -81,4 +83,32 @@ export function additionalLayerDiffDir(p: StorePaths, hex: string): string | und
     if (fs.existsSync(path.join(dir, 'layer.json'))) return path.join(dir, 'diff');
   }
   return undefined;
+}
+
+/** A lower directory of a container that comes from an additional store, with its owner on the host. */
+export interface SharedLayerOwner { store: string; dir: string; uid: number; gid: number }
+
+/**
+ * Of LAYERS (diff ids), those a container takes from an additional store — not in the caller's own store,
+ * which wins (layers.ts layerDiffDir) — each with the host owner of the layer's diff directory: the root
+ * directory of the layer, which `import`/`pull` create as root of the populating user's namespace, so its
+ * owner says whose ids the layer's files carry. A directory we cannot stat is left out: lodger fails on
+ * it later with a better message.
+ */
+export function sharedLayerOwners(p: StorePaths, layers: string[]): SharedLayerOwner[] {
+  const stores = additionalStores(p);
+  if (stores.length === 0) return [];
+  const out: SharedLayerOwner[] = [];
+  for (const id of layers) {
+    const hex = /^sha256:([0-9a-f]{64})$/.exec(id)?.[1];
+    if (!hex || fs.existsSync(path.join(p.layers, hex, 'layer.json'))) continue;
+    const s = stores.find((st) => fs.existsSync(path.join(st.layers, hex, 'layer.json')));
+    if (!s) continue;
+    const dir = path.join(s.layers, hex, 'diff');
+    try {
+      const st = fs.statSync(dir);
+      out.push({ store: s.root, dir, uid: st.uid, gid: st.gid });
+    } catch { /* see above */ }
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 // Storage drivers: kernel overlayfs in the user namespace (probed once per kernel), fuse-overlayfs, or copying (vfs).
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +7,7 @@ import { LodgerError } from '../errors';
 import { spawnHelper } from '../runtime/helperProcess';
 import type { IdMapping } from '../runtime/idmap';
 import { Plan } from '../runtime/plan';
+import type { SharedLayerOwner } from './additionalStores';
 import { readJson, writeJsonAtomic } from './atomic';
 import type { StorageDriverName } from './containers';
 import { ensureStore, type StorePaths } from './paths';
@@ -57,7 +59,9 @@ export async function probeKernelOverlay(p: StorePaths, mapping: IdMapping): Pro
   const ok = code === 0 && h.events.errors.length === 0;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(lower, { recursive: true, force: true });
-  writeJsonAtomic(file, { kernel, overlay: ok, checked: new Date().toISOString() } satisfies ProbeRecord);
+  try {
+    writeJsonAtomic(file, { kernel, overlay: ok, checked: new Date().toISOString() } satisfies ProbeRecord);
+  } catch { /* a store we may not write: probed again next time */ }
   return ok;
 }
 
@@ -66,7 +70,11 @@ function noteOnce(p: StorePaths, marker: string, message: string): void {
   const file = path.join(p.root, marker);
   if (fs.existsSync(file)) return;
   process.stderr.write(`lodger: note: ${message} (Said once; remembered in ${file}.)\n`);
-  try { fs.writeFileSync(file, message + '\n', { mode: 0o600 }); } catch { /* a read-only store: said again next time */ }
+  try {
+    // A first command may get here before anything made the store (run of an image from a shared store).
+    fs.mkdirSync(p.root, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, message + '\n', { mode: 0o600 });
+  } catch { /* a read-only store: said again next time */ }
 }
 
 /**
@@ -81,9 +89,55 @@ function noteOnce(p: StorePaths, marker: string, message: string): void {
 const KEEP_ID_WHY = 'the image\'s layers are stored owned by the ids of the default mapping, which --userns=keep-id shifts; ' +
   'kernel overlayfs cannot translate them back without an idmapped mount (mount_setattr(2)), which only a privileged user can create on the host\'s filesystems';
 
-/** The driver to use: the one asked for (flag, then LODGER_STORAGE_DRIVER), else the best that works here. */
-export async function chooseDriver(p: StorePaths, mapping: IdMapping, requested?: string): Promise<StorageDriverName> {
+/**
+ * Says once per shared store what containers of its images get when its owners are not mapped
+ * (runtime/imageLayers.ts unmappedSharedLayers): fuse-overlayfs with squash_to_root, or why not.
+ */
+function noteSharedStores(p: StorePaths, shared: SharedLayerOwner[], driver: StorageDriverName, requested: boolean): void {
+  const seen = new Set<string>();
+  for (const o of shared) {
+    if (seen.has(o.store)) continue;
+    seen.add(o.store);
+    const why = `images from the read-only store ${o.store} have layers owned by uid ${o.uid}, gid ${o.gid} on the host, which ` +
+      `your containers' user namespace does not map: their files would show as nobody (65534) and could not be changed`;
+    let what: string;
+    if (driver === 'fuse-overlayfs') {
+      what = 'so their containers use fuse-overlayfs with squash_to_root: every file shows as owned by root, root in the ' +
+        'container may change any of them (the changes go to the container\'s own layer, never to the store), and chown ' +
+        'inside has no effect';
+    } else if (driver === 'vfs') {
+      // vfs copies the image into the container, which may then change its copy: nothing to warn about when asked for.
+      if (requested) continue;
+      what = 'fuse-overlayfs (which would show them as root\'s) is not installed, so their containers use vfs, which copies ' +
+        'the image for each container — install fuse-overlayfs to avoid the copy';
+    } else {
+      what = 'with --storage-driver overlay they stay so: kernel overlayfs refuses to copy up a file whose owner the namespace ' +
+        'cannot map, so writing to the image\'s files and directories fails; use --storage-driver fuse-overlayfs (the default for them)';
+    }
+    const key = crypto.createHash('sha256').update(`${o.store}\0${driver}`).digest('hex').slice(0, 12);
+    noteOnce(p, `shared-store-${key}.note`, `${why}; ${what}`);
+  }
+}
+
+export interface DriverFor {
+  /** The image's layers from additional stores whose owners the mapping cannot map (runtime/imageLayers.ts). */
+  shared?: SharedLayerOwner[];
+  /** The image is a squashfs file: no layers of the store are mounted. */
+  squashfs?: boolean;
+}
+
+/**
+ * The driver to use: the one asked for (flag, then LODGER_STORAGE_DRIVER), else the best that works here.
+ * SHARED layers: fuse-overlayfs is preferred, mounted with squash_to_root (imageLayers.ts sharedSquashOption).
+ * A squashfs image under keep-id needs no owner translation — squashfuse_ll, running in the container's
+ * namespace, shows the ids stored in the image as they are, which are container ids — so kernel overlay
+ * serves it too. A store on a network filesystem is refused for either: keep-id's root, a subordinate id,
+ * cannot enter it (the probe and a squashfs image's extracted files live there too).
+ */
+export async function chooseDriver(p: StorePaths, mapping: IdMapping, requested?: string, o: DriverFor = {}): Promise<StorageDriverName> {
   const want = requested || process.env.LODGER_STORAGE_DRIVER || '';
+  const shared = o.shared ?? [];
+  const keepIdLayers = !!mapping.keepId && !o.squashfs;
   if (mapping.keepId) {
     // Under keep-id, root of the container's namespace — who mounts the layers or copies them — is a
     // subordinate id, not the user. A network filesystem's server (or a FUSE daemon without allow_other)
@@ -103,16 +157,23 @@ export async function chooseDriver(p: StorePaths, mapping: IdMapping, requested?
     if (want === 'fuse-overlayfs' && !hasFuseOverlayfs()) {
       throw new LodgerError('NO_FUSE_OVERLAYFS', 'storage driver fuse-overlayfs: fuse-overlayfs is not installed — install it (Debian: apt install fuse-overlayfs) or use --storage-driver overlay|vfs');
     }
-    if (want === 'overlay' && mapping.keepId) {
+    if (want === 'overlay' && keepIdLayers) {
       throw new LodgerError('KEEP_ID_OVERLAY', `--userns=keep-id cannot use the overlay storage driver: ${KEEP_ID_WHY} — use --storage-driver fuse-overlayfs (the default with keep-id) or vfs`);
     }
+    noteSharedStores(p, shared, want as StorageDriverName, true);
     return want as StorageDriverName;
   }
-  if (mapping.keepId) {
+  if (keepIdLayers) {
     const d: StorageDriverName = hasFuseOverlayfs() ? 'fuse-overlayfs' : 'vfs';
     noteOnce(p, 'keep-id-driver.note', `--userns=keep-id containers use the ${d} storage driver, not kernel overlay: ${KEEP_ID_WHY}. ` +
       (d === 'fuse-overlayfs' ? 'fuse-overlayfs translates the owners as it reads (file-heavy work is slower than on kernel overlay).' :
         'fuse-overlayfs is not installed, so vfs copies the image for each container, translating owners as it copies (install fuse-overlayfs to avoid the copy).'));
+    noteSharedStores(p, shared, d, false);
+    return d;
+  }
+  if (shared.length) {
+    const d: StorageDriverName = hasFuseOverlayfs() ? 'fuse-overlayfs' : 'vfs';
+    noteSharedStores(p, shared, d, false);
     return d;
   }
   if (await probeKernelOverlay(p, mapping)) return 'overlay';

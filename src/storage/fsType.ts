@@ -55,12 +55,20 @@ function existingAncestor(p: string): string {
   }
 }
 
+/**
+ * What statfs(2) f_type MAGIC says: the filesystem's name (or the magic in hex) and whether it counts
+ * as network. f_type is a long in the kernel ABI and a negative number when a 32-bit magic has its top
+ * bit set (CIFS 0xff534d42 as a signed int); the magics are 32-bit, so only the low 32 bits, unsigned, count.
+ */
+export function classifyMagic(magic: number): { magic: number; name: string; network: boolean } {
+  const m = magic >>> 0;
+  const name = NETWORK_FILESYSTEMS.get(m);
+  return { magic: m, name: name ?? LOCAL_FILESYSTEMS.get(m) ?? `0x${m.toString(16)}`, network: name !== undefined };
+}
+
 /** The filesystem kind of P (or of its nearest existing ancestor). */
 export function fsKind(p: string): FsKind {
   const checked = existingAncestor(p);
   const { native } = require('../native') as typeof import('../native');
-  // f_type is a long in the kernel ABI; the magics are 32-bit, so compare their low 32 bits unsigned.
-  const magic = native().statfsType(checked) >>> 0;
-  const name = NETWORK_FILESYSTEMS.get(magic);
-  return { magic, name: name ?? LOCAL_FILESYSTEMS.get(magic) ?? `0x${magic.toString(16)}`, checked, network: name !== undefined };
+  return { ...classifyMagic(native().statfsType(checked)), checked };
 }

@@ -83,26 +83,37 @@ export function resolveContainersDir(root: string): string {
   }
   const dir = path.join(base, 'containers', key);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  noteContainerDir(root, dir, kind.name);
+  noteContainerDir(root, dir, kind.name, path.join(base, 'containers', `${key}.noted.json`));
   return dir;
 }
 
-function noteContainerDir(root: string, dir: string, filesystem: string): void {
+/**
+ * Tells the user once per store and location where its containers went. Remembered in the store
+ * ($root/container-dir.json), or — when the store is read-only to us — in LOCAL, a file of ours beside
+ * the local containers directory, so the note is not repeated on every command.
+ */
+function noteContainerDir(root: string, dir: string, filesystem: string, local: string): void {
   const marker = path.join(root, 'container-dir.json');
-  let prev: ContainerDirNotice | undefined;
-  try { prev = JSON.parse(fs.readFileSync(marker, 'utf8')) as ContainerDirNotice; } catch { /* first time */ }
-  if (prev?.dir === dir) return;
+  const noted = (file: string) => {
+    try { return (JSON.parse(fs.readFileSync(file, 'utf8')) as ContainerDirNotice).dir === dir; } catch { return false; }
+  };
+  if (noted(marker) || noted(local)) return;
+  const { writeJsonAtomic } = require('./atomic') as typeof import('./atomic');
+  const record: ContainerDirNotice = { dir, filesystem, noted: new Date().toISOString() };
+  let where = marker;
+  try {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    writeJsonAtomic(marker, record);
+  } catch {
+    where = local;
+    try { writeJsonAtomic(local, record); } catch { /* nowhere to remember it: said again next time */ }
+  }
   process.stderr.write(
     `lodger: note: the store ${root} is on ${filesystem}, a network or FUSE filesystem, where overlay upper layers ` +
       `cannot live (no whiteouts, xattrs or chown to your subordinate ids there); containers (their records and ` +
       `writable layers) are kept on local storage in ${dir} instead, so they are visible on this node only. ` +
-      `Set LODGER_CONTAINER_DIR to choose another local directory. (Said once; remembered in ${marker}.)\n`,
+      `Set LODGER_CONTAINER_DIR to choose another local directory. (Said once; remembered in ${where}.)\n`,
   );
-  try {
-    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-    const { writeJsonAtomic } = require('./atomic') as typeof import('./atomic');
-    writeJsonAtomic(marker, { dir, filesystem, noted: new Date().toISOString() } satisfies ContainerDirNotice);
-  } catch { /* a read-only store: the note is repeated, nothing worse */ }
 }
 
 export function storePaths(override?: string): StorePaths {

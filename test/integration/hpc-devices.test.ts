@@ -1,11 +1,12 @@
 // Issue 8 point 7, devices: `--device VENDOR/CLASS=NAME|all` resolved from CDI specs (JSON and YAML) into bound device
 // nodes, bind mounts and env; hooks and unknown devices refused with 125; plain `--device /dev/x[:/dev/y][:rwm]` binds a host node.
 // The fake "GPUs" are ordinary host nodes (/dev/null, /dev/zero), as a CDI spec for a real GPU names /dev/nvidia0.
+// The default spec directories /etc/cdi and /var/run/cdi (the later one winning) are read as installed by .ci/run.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { removeTree, requirePrereq, runLodger, runLodgerOk, type Store } from '../helpers/cli';
 import { busyboxFixture, busyboxStore, expectLodgerFailure, haveSubids } from './foundation-common';
 
 const ok = haveSubids() && busyboxFixture() !== null;
@@ -141,5 +142,47 @@ describe.skipIf(!ok)('--device with a host path', () => {
     expectLodgerFailure(await sh(['--device', '/dev/lodger-no-such-device'], 'true'), /--device \/dev\/lodger-no-such-device: \/dev\/lodger-no-such-device does not exist on this host/);
     expectLodgerFailure(await sh(['--device', '/etc/hostname'], 'true'), /\/etc\/hostname is not a device node — use -v/);
     expectLodgerFailure(await sh(['--device', '/dev/zero:r'], 'true'), /cannot restrict a device to "r" — that needs the device cgroup/);
+  });
+});
+
+/** The specs .ci/run installs as root (scripts/lib/host.sh host_install_cdi_specs): kind lodger.test/dev. */
+const ETC_SPEC = '/etc/cdi/lodger-test.json';
+const RUN_SPEC = '/var/run/cdi/lodger-test.yaml';
+const systemSpecs = ok && requirePrereq(fs.existsSync(ETC_SPEC) && fs.existsSync(RUN_SPEC),
+  `the CDI test specs ${ETC_SPEC} and ${RUN_SPEC} — sudo bash .ci/run --host-only installs them`);
+
+describe.skipIf(!systemSpecs)('--device with CDI specs in the default directories (/etc/cdi, /var/run/cdi)', () => {
+  // No LODGER_CDI_SPEC_DIRS: lodger looks where nvidia-ctk and device plugins put specs.
+  const sys = (args: string[], script: string) =>
+    runLodger(['run', '--rm', ...args, 'busybox', 'sh', '-c', script], { store, env: { LODGER_CDI_SPEC_DIRS: undefined } });
+
+  it('a device of /etc/cdi brings its node, its own and its spec\'s env, and the spec\'s read-only mount', async () => {
+    const r = await sys(['--device', 'lodger.test/dev=null'], [
+      'stat -c "%n %t:%T" /dev/lodger-test/*',
+      'echo "$LODGER_CDI_SPEC $LODGER_CDI_NULL ${LODGER_CDI_ZERO:-unset}"',
+      'cat /opt/lodger-cdi/driver.txt',
+      'touch /opt/lodger-cdi/new 2>&1 || true',
+    ].join('; '));
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/dev/lodger-test/null 1:3\netc etc unset\nlodger test CDI driver files\ntouch: /opt/lodger-cdi/new: Read-only file system\n');
+  });
+
+  it('/var/run/cdi overrides /etc/cdi for a device both define: its node and env, without the /etc spec\'s edits', async () => {
+    // /etc/cdi says zero is /dev/zero (1:5) with LODGER_CDI_ZERO=etc; /var/run/cdi says /dev/full (1:7) and "run".
+    const r = await sys(['--device', 'lodger.test/dev=zero'],
+      'stat -c "%n %t:%T" /dev/lodger-test/*; echo "$LODGER_CDI_ZERO ${LODGER_CDI_SPEC:-unset}"; test -e /opt/lodger-cdi || echo no-mount');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/dev/lodger-test/zero 1:7\nrun unset\nno-mount\n');
+  });
+
+  it('VENDOR/CLASS=all is every device of the kind from both directories, each once, the override winning', async () => {
+    const r = await sys(['--device', 'lodger.test/dev=all'], 'stat -c "%n %t:%T" /dev/lodger-test/*; echo "$LODGER_CDI_NULL $LODGER_CDI_ZERO $LODGER_CDI_SPEC"');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/dev/lodger-test/full 1:7\n/dev/lodger-test/null 1:3\n/dev/lodger-test/zero 1:7\netc run etc\n');
+  });
+
+  it('LODGER_CDI_SPEC_DIRS replaces the default directories', async () => {
+    const r = await runLodger(['run', '--rm', '--device', 'lodger.test/dev=null', 'busybox', 'true'], { store, env });
+    expectLodgerFailure(r, /--device lodger\.test\/dev=null: no CDI spec for lodger\.test\/dev in /);
   });
 });

@@ -1,5 +1,6 @@
 // Issue 8.1, --userns=keep-id: inside, the user is their own uid/gid/name; files they write in a bind-mounted home are
 // theirs on the host; the image keeps its owners without a chown-copy (fuse-overlayfs maps ids at mount time, vfs as it copies).
+// A squashfs image (.sqfs) needs no translation: its owners are container ids already.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -146,5 +147,43 @@ describe.skipIf(!ok || !requirePrereq(hasDebootstrapFixture(), 'the debootstrap 
     expect(r.code, r.stderr).toBe(0);
     // shadow is root:shadow (gid 42) in Debian; passwd is root:root and set-uid.
     expect(r.stdout.split('\n')).toEqual(['0:42 /etc/shadow', '0:0 /usr/bin/passwd', me.username, 'readable', 'not-root', '']);
+  });
+});
+
+describe.skipIf(!ok || !requireTool('mksquashfs') || !requireTool('squashfuse_ll'))('--userns=keep-id with a squashfs image', () => {
+  let store: Store;
+  let sqfs: string;
+  let home: string;
+  beforeAll(async () => {
+    store = await busyboxStore();
+    sqfs = path.join(store.dir, 'busybox.sqfs');
+    await runLodgerOk(['save', '--format', 'squashfs', '-o', sqfs, 'busybox'], { store });
+    home = path.join(store.dir, 'home');
+    fs.mkdirSync(home);
+  });
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('runs as the user with the image\'s owners as stored (root\'s, app\'s), and the user\'s files are theirs', async () => {
+    const r = await runLodger(['run', '--rm', '--userns=keep-id', '-v', `${home}:${home}`, '-w', home, sqfs, 'sh', '-c',
+      'id -un; id -u; id -g; stat -c "%u:%g %n" /bin/busybox /etc/hostname /home/app; echo mine > file; echo tmp > /tmp/t && stat -c "%u:%g %n" /tmp/t; ls -l /home | grep -c " app "'], { store });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      me.username, String(uid()), String(gid()),
+      '0:0 /bin/busybox', `${uid()}:${gid()} /etc/hostname`, '1000:1000 /home/app',
+      `${uid()}:${gid()} /tmp/t`, uid() === 1000 ? '0' : '1', '',
+    ]);
+    const st = fs.statSync(path.join(home, 'file'));
+    expect([st.uid, st.gid]).toEqual([uid(), gid()]);
+    // No translation is involved, so nothing about keep-id's fuse-overlayfs is said.
+    expect(r.stderr).not.toMatch(/idmapped mount/);
+  });
+
+  it('-u 0 is root inside, who may change the image\'s files (in the container\'s own layer); kernel overlay is not refused', async () => {
+    const r = await runLodger(['run', '--rm', '--userns=keep-id', '--storage-driver', 'overlay', '-u', '0', sqfs, 'sh', '-c',
+      'id -u; echo x >> /etc/passwd && tail -n 1 /etc/passwd; touch /home/app/by-root && stat -c %u /home/app/by-root'], { store });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('0\nx\n0\n');
   });
 });

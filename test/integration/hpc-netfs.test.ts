@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeStore, removeTree, requirePrereq, requireTool, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { toolPath } from '../helpers/prereqs';
 import { mustRun } from '../helpers/exec';
 import { busyboxFixture, entries, uid } from './foundation-common';
 
@@ -101,6 +102,24 @@ describe.each(providers)('a store on $name', (netfs) => {
     expect(entries(local)).toEqual([]);
   });
 
+  it('a store we may not write: the note is still said once, remembered beside the local containers directory', async () => {
+    await runLodgerOk(['import', busyboxFixture()!.tar, 'busybox'], { store, root });
+    // As a store shared read-only would be: no marker in it, and none can be written there.
+    fs.rmSync(path.join(root, 'container-dir.json'));
+    fs.chmodSync(root, 0o555);
+    try {
+      const first = await runLodgerOk(['ps', '-a'], { store, root });
+      const local = NOTE.exec(first.stderr)?.[2];
+      expect(local, first.stderr).toBeDefined();
+      expect(first.stderr).toContain(`remembered in ${local}.noted.json`);
+      const second = await runLodgerOk(['ps', '-a'], { store, root });
+      expect(second.stderr).not.toMatch(NOTE);
+      expect(fs.existsSync(path.join(root, 'container-dir.json'))).toBe(false);
+    } finally {
+      fs.chmodSync(root, 0o700);
+    }
+  });
+
   it.each(['overlay', 'fuse-overlayfs', 'vfs'])('runs containers with the %s driver: writes and deletions of image files work', async (driver) => {
     await runLodgerOk(['import', busyboxFixture()!.tar, 'busybox'], { store, root });
     const r = await runLodger(['run', '--rm', '--storage-driver', driver, 'busybox', 'sh', '-c',
@@ -136,6 +155,16 @@ describe.each(providers)('a store on $name', (netfs) => {
     expect(imp.stderr).toMatch(/on FUSE, a network or FUSE filesystem: its server refuses to give files to ids other than yours/);
     const r = await runLodgerOk(['run', '--rm', 'busybox', 'stat', '-c', '%u', '/home/app'], { store, root });
     expect(r.stdout).toBe('0\n');
+  });
+
+  it.skipIf(!toolPath('mksquashfs') || !toolPath('squashfuse_ll'))('runs a squashfs image (the files read from it at create move to the local container directory)', async () => {
+    await runLodgerOk(['import', busyboxFixture()!.tar, 'busybox'], { store, root });
+    const sqfs = path.join(store.dir, 'busybox.sqfs');
+    await runLodgerOk(['save', '--format', 'squashfs', '-o', sqfs, 'busybox'], { store, root });
+    // -u app: resolved in the image's /etc/passwd, one of the files read from the squashfs at create.
+    const r = await runLodger(['run', '--rm', '-u', 'app', sqfs, 'sh', '-c', 'id -un; echo hi > /tmp/f && cat /tmp/f'], { store, root });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('app\nhi\n');
   });
 
   it('--userns=keep-id is refused there, saying why and what to do', async () => {

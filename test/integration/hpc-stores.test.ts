@@ -1,9 +1,11 @@
 // Issue 8.3, additional read-only image stores (LODGER_ADDITIONAL_STORES, storage.conf additionalimagestores): their images
 // run with every driver and are listed as read-only; rmi refuses them; lodger never writes, locks or collects them.
+// A store populated by another user (the admin's case, .ci/run makes one as lodgernosub): its files show as root's
+// and can be changed, through fuse-overlayfs' squash_to_root, with a note said once.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { makeStore, removeTree, requirePrereq, runLodger, runLodgerOk, type Store } from '../helpers/cli';
 import { mustRun } from '../helpers/exec';
 import { busyboxFixture, haveSubids } from './foundation-common';
 
@@ -55,7 +57,9 @@ describe.skipIf(!ok)('an additional read-only image store', () => {
     const r = await runLodger(['run', '--rm', '--storage-driver', driver, 'sharedbb:1', 'sh', '-c',
       'stat -c %u:%g /home/app; echo new > /etc/new && cat /etc/new; rm /bin/true && test ! -e /bin/true && echo removed'], { store, env });
     expect(r.code, r.stderr).toBe(0);
+    // Our own ids: mapped, so owners are kept (no squash to root, no note about it).
     expect(r.stdout).toBe('1000:1000\nnew\nremoved\n');
+    expect(r.stderr).not.toMatch(/squash_to_root/);
     // Nothing was pulled or copied into the user's store.
     expect(fs.existsSync(path.join(store.root, 'images.json')) ? JSON.parse(fs.readFileSync(path.join(store.root, 'images.json'), 'utf8')).images : []).toEqual([]);
   });
@@ -111,5 +115,89 @@ describe('a missing additional store', () => {
     } finally {
       await removeTree(store.dir);
     }
+  });
+});
+
+/**
+ * The shared store .ci/run prepares as root (scripts/lib/host.sh host_shared_store): busybox as sharedbb:1, imported
+ * by lodgernosub, chmod a+rX,go-w. Its files belong to uid 1501, which our user namespace does not map.
+ */
+const SHARED_STORE = '/var/tmp/lodger-shared-store';
+
+function sharedStoreReady(): boolean {
+  try {
+    const st = fs.statSync(path.join(SHARED_STORE, 'images.json'));
+    return st.uid !== process.getuid!() && fs.readFileSync(path.join(SHARED_STORE, 'images.json'), 'utf8').includes('localhost/sharedbb:1');
+  } catch {
+    return false;
+  }
+}
+
+const sharedOk = ok && requirePrereq(sharedStoreReady(),
+  `${SHARED_STORE}: a store with sharedbb:1 populated by another user (lodgernosub) — sudo bash .ci/run --host-only makes it`);
+
+describe.skipIf(!sharedOk)('a read-only store populated by another user', () => {
+  let store: Store;
+  let before: string[];
+  const env = { LODGER_ADDITIONAL_STORES: SHARED_STORE };
+  beforeAll(() => {
+    before = snapshot(SHARED_STORE);
+    store = makeStore('lodger-hpc-foreign-');
+  });
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('its files show as root\'s; creating and changing image files works and lands in the container\'s own layer; the note comes once', async () => {
+    const r = await runLodger(['run', '--name', 'sq', 'sharedbb:1', 'sh', '-c', [
+      'stat -c "%n %u:%g" / /etc /etc/passwd /bin/busybox /home/app',
+      'echo new > /etc/new && cat /etc/new',
+      'echo "extra:x:5000:5000::/:/bin/sh" >> /etc/passwd && tail -n 1 /etc/passwd',
+      'echo mine > /home/app/f && cat /home/app/f',
+    ].join('; ')], { store, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('/ 0:0\n/etc 0:0\n/etc/passwd 0:0\n/bin/busybox 0:0\n/home/app 0:0\nnew\nextra:x:5000:5000::/:/bin/sh\nmine\n');
+    // The note names the store and what was done, once.
+    expect(r.stderr.match(/squash_to_root/g)).toHaveLength(1);
+    const owner = fs.statSync(SHARED_STORE);
+    expect(r.stderr).toContain(`the read-only store ${SHARED_STORE} have layers owned by uid ${owner.uid}, gid ${owner.gid} on the host`);
+
+    const [c] = JSON.parse((await runLodgerOk(['inspect', 'sq'], { store })).stdout) as Array<{ Id: string; Driver: string }>;
+    expect(c.Driver).toBe('fuse-overlayfs');
+    // The changes are the container's own: its upper layer in our store holds them.
+    const upper = path.join(store.root, 'containers', c.Id, 'upper');
+    expect(fs.readFileSync(path.join(upper, 'etc', 'new'), 'utf8')).toBe('new\n');
+    expect(fs.readFileSync(path.join(upper, 'etc', 'passwd'), 'utf8')).toMatch(/^root:.*\nextra:x:5000:5000::\/:\/bin\/sh\n$/s);
+    expect(fs.readFileSync(path.join(upper, 'home', 'app', 'f'), 'utf8')).toBe('mine\n');
+
+    // cp from and into the stopped container mounts its layers for a worker, squashed the same way: an image
+    // file's tar header (ustar: uid and gid as octal at offsets 108 and 116) says root, not nobody.
+    const tar = (await runLodgerOk(['cp', 'sq:/bin/busybox', '-'], { store, env })).stdout;
+    expect(tar.slice(0, 8)).toBe('busybox\0');
+    expect([parseInt(tar.slice(108, 115), 8), parseInt(tar.slice(116, 123), 8)]).toEqual([0, 0]);
+    // /usr/bin is not in the upper layer yet: this is a copy-up of an image directory.
+    const src = path.join(store.dir, 'copied.txt');
+    fs.writeFileSync(src, 'copied\n');
+    await runLodgerOk(['cp', src, 'sq:/usr/bin/copied.txt'], { store, env });
+    expect(fs.readFileSync(path.join(upper, 'usr', 'bin', 'copied.txt'), 'utf8')).toBe('copied\n');
+    await runLodgerOk(['rm', 'sq'], { store, env });
+
+    // A new container starts from the unchanged image, and the note is not repeated.
+    const again = await runLodger(['run', '--rm', 'sharedbb:1', 'sh', '-c', 'test ! -e /etc/new && grep -c extra /etc/passwd'], { store, env });
+    expect(again.stdout).toBe('0\n');
+    expect(again.stderr).not.toMatch(/squash_to_root/);
+  });
+
+  it('with --storage-driver overlay the files stay unmapped and cannot be changed, and the note says why', async () => {
+    const r = await runLodger(['run', '--rm', '--storage-driver', 'overlay', 'sharedbb:1', 'sh', '-c',
+      'stat -c %u:%g /etc; echo new > /etc/new || echo refused'], { store, env });
+    expect(r.stdout).toBe('65534:65534\nrefused\n');
+    expect(r.stderr).toMatch(/kernel overlayfs refuses to copy up a file whose owner the namespace cannot map/);
+    expect(r.stderr).toMatch(/Permission denied/);
+  });
+
+  it('the shared store is unchanged and unlocked (run last)', () => {
+    expect(snapshot(SHARED_STORE)).toEqual(before);
+    expect(fs.existsSync(path.join(SHARED_STORE, 'store.lock'))).toBe(false);
   });
 });
