@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: what --userns=keep-id costs on the ~200 MB debootstrap image — its first run and later runs next to
+# Benchmark: what --userns=keep-id costs on the ~120 MB debootstrap image — its first run and later runs next to
 # a normal run (no chown-copy of the image: fuse-overlayfs translates owners at mount time), plus a file-heavy job.
 #
 # Usage (as an unprivileged user with a subuid range): bench/keep-id.sh [DEBOOTSTRAP.tar.gz] [RUNS]

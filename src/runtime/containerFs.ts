@@ -16,8 +16,7 @@ import type { Readable } from 'node:stream';
 import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
 import type { StorePaths } from '../storage/paths';
-import { imageLowerDirs, imageUnmount, sharedSquashOption } from './imageLayers';
-import { fuseIdMapOptions } from './idmap';
+import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
 import { Plan } from './plan';
 import { callerMapping, runWorkerPlan, type WorkerResult } from './usernsWorker';
 
@@ -56,9 +55,8 @@ function place(p: StorePaths, rec: ContainerRecord, access: ContainerFsAccess): 
   const layers = imageLowerDirs(plan, p, rec);
   // overlayfs needs two lower layers when it has no upper one: with an empty image, mount read-write.
   const readOnly = !access.write && layers.length > 0;
-  // keep-id: the same owner translation as the container's own mount (containerPlan.ts).
-  // A shared store's layers whose owners the namespace cannot map: squashed to root, as when it runs.
-  const ids = [!kernel && !rec.SquashfsImage ? fuseIdMapOptions(mapping) : '', sharedSquashOption(p, rec)].filter(Boolean).join(',');
+  // The same options as the container's own mount (containerPlan.ts).
+  const ids = kernel ? '' : fuseOverlayExtraOptions(p, rec, mapping);
   const opts = readOnly ? lowerOnlyOptions([upper, ...layers], kernel) + (ids ? `,${ids}` : '') : overlayOptions(layers, upper, path.join(dir, 'work'), kernel, ids);
   if (kernel) plan.mount('overlay', merged, 'overlay', readOnly ? ['ro'] : [], opts);
   else plan.add('fuse-overlayfs', merged, opts);

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
 import type { StorePaths } from '../storage/paths';
-import { checkUserMapped, fuseIdMapOptions, hostIdFor, type IdMapping } from './idmap';
+import { checkUserMapped, hostIdFor, type IdMapping } from './idmap';
 import { keepIdEtcFiles } from './keepId';
 import { bindFlags } from './devices';
-import { imageLowerDirs, imageUnmount, sharedSquashOption } from './imageLayers';
+import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
 import { Plan } from './plan';
 import { securityRecords, securitySettings } from './security';
 
@@ -71,11 +71,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   plan.inPhase('prepare');
   if (rec.Driver !== 'vfs') {
     const lower = imageLowerDirs(plan, store, rec);
-    // keep-id: fuse-overlayfs shows the layers' owners as they were stored (idmap.ts fuseIdMapOptions);
-    // a squashfs image needs none — squashfuse shows its ids as they are in the image.
-    const ids = rec.Driver === 'fuse-overlayfs' && !rec.SquashfsImage ? fuseIdMapOptions(i.mapping) : '';
-    // Layers of another user's shared store: shown as root's so the container can change them (imageLayers.ts).
-    const extra = [ids, sharedSquashOption(store, rec)].filter(Boolean).join(',');
+    const extra = rec.Driver === 'fuse-overlayfs' ? fuseOverlayExtraOptions(store, rec, i.mapping) : '';
     const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay', extra);
     if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
     else plan.add('fuse-overlayfs', rootfs, opts);

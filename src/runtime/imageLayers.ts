@@ -4,7 +4,7 @@ import { sharedLayerOwners, type SharedLayerOwner } from '../storage/additionalS
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { layerDiffDir } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { mapsHostId, type IdMapping } from './idmap';
+import { fuseIdMapOptions, mapsHostId, type IdMapping } from './idmap';
 import type { Plan } from './plan';
 import { callerMapping } from './usernsWorker';
 
@@ -65,7 +65,20 @@ export function unmappedSharedLayers(p: StorePaths, layers: string[], mapping: I
  * every file shows as root's and chown inside has no effect. Decided at every mount, not stored, so
  * it follows the store (an admin may re-populate it).
  */
-export function sharedSquashOption(p: StorePaths, rec: ContainerRecord): string {
-  if (rec.SquashfsImage || rec.Driver !== 'fuse-overlayfs' || rec.Layers.length === 0) return '';
+function sharedSquashOption(p: StorePaths, rec: ContainerRecord): string {
+  if (rec.SquashfsImage || rec.Layers.length === 0) return '';
   return unmappedSharedLayers(p, rec.Layers, callerMapping(rec.HostConfig.UsernsMode || undefined)).length ? 'squash_to_root' : '';
+}
+
+/**
+ * The fuse-overlayfs options of REC's root filesystem beyond its directories, for the container's
+ * mount (containerPlan.ts) and the worker's (containerFs.ts): keep-id's owner translation (idmap.ts
+ * fuseIdMapOptions; a squashfs image needs none — squashfuse shows its ids as they are in the image),
+ * a shared store's squash (above), and `noacl` over squashfuse: squashfuse answers EOPNOTSUPP for the
+ * POSIX ACL attributes, fuse-overlayfs passes that on to the kernel's ACL check of a new file's
+ * directory (posix_acl_create), and creating any file in a directory not yet copied up would fail.
+ */
+export function fuseOverlayExtraOptions(p: StorePaths, rec: ContainerRecord, mapping: IdMapping): string {
+  const opts = [rec.SquashfsImage ? 'noacl' : fuseIdMapOptions(mapping), sharedSquashOption(p, rec)];
+  return opts.filter(Boolean).join(',');
 }
