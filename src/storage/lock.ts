@@ -1,7 +1,7 @@
 // The store lock: every change to the store happens inside withStoreLock (proper-lockfile, stale after 10 s).
 import * as fs from 'node:fs';
 import { LodgerError } from '../errors';
-import { ensureStore, type StorePaths } from './paths';
+import { ensureStore, storeNotWritable, type StorePaths } from './paths';
 
 /**
  * Runs FN holding the store's lock. proper-lockfile uses an atomic mkdir and refreshes the lock's mtime
@@ -20,7 +20,8 @@ export async function withStoreLock<T>(p: StorePaths, fn: () => Promise<T> | T):
       realpath: false,
     });
   } catch (e) {
-    throw new LodgerError('STORE_LOCKED', `lock the store ${p.root}: ${(e as Error).message} — another lodger command may be stuck; try again`);
+    // Not a busy lock: a store this user cannot change at all (a shared, read-only one).
+    throw storeNotWritable(p, 'lock', e) ?? new LodgerError('STORE_LOCKED', `lock the store ${p.root}: ${(e as Error).message} — another lodger command may be stuck; try again`);
   }
   try {
     return await fn();

@@ -132,7 +132,25 @@ export function storePaths(override?: string): StorePaths {
   };
 }
 
-/** Creates the store's directories (idempotent); cheap enough to call before every write. */
+/**
+ * Creates the store's directories (idempotent); cheap enough to call before every write. A store this
+ * user cannot write (an admin's shared one, a read-only mount) is refused here with what to do.
+ */
 export function ensureStore(p: StorePaths): void {
-  for (const d of [p.root, p.layers, p.blobs, p.containers, p.tmp]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  try {
+    for (const d of [p.root, p.layers, p.blobs, p.containers, p.tmp]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    fs.accessSync(p.root, fs.constants.W_OK);
+  } catch (e) {
+    throw storeNotWritable(p, 'prepare', e) ?? e;
+  }
+}
+
+/**
+ * The error for a store this user may read but not change (EACCES, EPERM or EROFS from OPERATION),
+ * else undefined: its images are still usable from a store of one's own.
+ */
+export function storeNotWritable(p: StorePaths, operation: string, e: unknown): LodgerError | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return undefined;
+  return new LodgerError('STORE_READONLY', `${operation} the store ${p.root}: ${code === 'EROFS' ? 'it is on a read-only filesystem' : 'permission denied'} — it is not writable for you; use a store of your own (--root or LODGER_ROOT) and name this one as an additional image store (LODGER_ADDITIONAL_STORES) to run its images`);
 }

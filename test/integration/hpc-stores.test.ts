@@ -196,6 +196,16 @@ describe.skipIf(!sharedOk)('a read-only store populated by another user', () => 
     expect(r.stderr).toMatch(/Permission denied/);
   });
 
+  it('named as one\'s own store (--root), it is refused with 125 saying how to use it instead; listing still works', async () => {
+    const r = await runLodger(['--root', SHARED_STORE, 'run', '--rm', 'sharedbb:1', 'true'], { store });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(`the store ${SHARED_STORE}: permission denied — it is not writable for you; use a store of your own`);
+    expect(r.stderr).toContain('LODGER_ADDITIONAL_STORES');
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    const list = await runLodgerOk(['--root', SHARED_STORE, 'images'], { store });
+    expect(list.stdout).toContain('localhost/sharedbb');
+  });
+
   it('the shared store is unchanged and unlocked (run last)', () => {
     expect(snapshot(SHARED_STORE)).toEqual(before);
     expect(fs.existsSync(path.join(SHARED_STORE, 'store.lock'))).toBe(false);
