@@ -49,10 +49,3 @@ export function native(): NativeAddon {
   throw new LodgerError('NATIVE_MISSING', `native addon not found (tried ${tried.join(', ')}) — run "npm run build" in ${packageRoot()}`);
 }
 
-/**
- * syncfs(2) of the filesystem holding PATH, on libuv's thread pool (addon/native/syncfs.cc); DONE gets
- * the error, which names the syscall and path and carries errno's code.
- */
-export function startSyncfs(path: string, done: (err: Error | null) => void): void {
-  native().syncfs(path, done);
-}

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsError, LodgerError } from '../errors';
-import { startSyncfs } from '../native';
+import { native } from '../native';
 import { runWorker, startWorker, type PendingWorker } from '../runtime/usernsWorker';
 import { writeJsonAtomic, readJson } from './atomic';
 import { withStoreLock } from './lock';
@@ -68,7 +68,7 @@ function stagingDir(p: StorePaths): string {
  */
 export function syncFilesystem(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    startSyncfs(dir, (err) => (err ? reject(fsError('write the layer to disk: syncfs of', dir, err, 'check the disk holding the store')) : resolve()));
+    native().syncfs(dir, (err) => (err ? reject(fsError('write the layer to disk: syncfs of', dir, err, 'check the disk holding the store')) : resolve()));
   });
 }
 

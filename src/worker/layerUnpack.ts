@@ -30,16 +30,7 @@ export interface UnpackOptions {
   label?: string;
   /** The xattr/mknod operations (default: fsOps(), the native addon or the attr tools). */
   ops?: FsOps;
-  /**
-   * Starts writing back what has been unpacked so far, calling DONE when it has (e.g. a syncfs(2) on
-   * the thread pool). Called after every WRITEBACK_EVERY bytes of file data, one at a time, so the
-   * caller's final sync of the layer waits only for the tail instead of for the whole layer.
-   */
-  startWriteback?: (done: () => void) => void;
 }
-
-/** File data between two early writebacks (see UnpackOptions.startWriteback). */
-const WRITEBACK_EVERY = 16 * 1024 * 1024;
 
 export interface UnpackResult {
   /** Tar entries read (pax and GNU long-name headers are part of the entry they describe). */
@@ -242,9 +233,6 @@ class Unpacker {
   private readonly made = new Set<string>();
   /** The process's umask: bits it would take from a mode given to open(2) and mkdir(2). */
   private readonly umask: number;
-  /** File data written since the last early writeback was started (see writtenBack()). */
-  private unsynced = 0;
-  private syncing = false;
   private ownerNoted = false;
   private readonly xattrNoted = new Set<string>();
 
@@ -501,10 +489,7 @@ class Unpacker {
     // whatever they are); DEST is private to this user until the layer is complete.
     const fd = fs.openSync(this.abs(rel), c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, e.mode & 0o777);
     try {
-      for await (const chunk of body) {
-        writeAll(fd, chunk);
-        this.unsynced += chunk.length;
-      }
+      for await (const chunk of body) writeAll(fd, chunk);
       this.chown(rel, e, () => fs.fchownSync(fd, e.uid, e.gid), true);
       // After chown, which clears set-user-ID and set-group-ID bits (chown(2)); open(2) takes neither.
       if ((e.mode & 0o7000) !== 0 || (e.mode & this.umask) !== 0) fs.fchmodSync(fd, e.mode);
@@ -514,16 +499,7 @@ class Unpacker {
     } finally {
       fs.closeSync(fd);
     }
-    this.writeBackEarly();
     return true;
-  }
-
-  private writeBackEarly(): void {
-    const start = this.opts.startWriteback;
-    if (!start || this.syncing || this.unsynced < WRITEBACK_EVERY) return;
-    this.syncing = true;
-    this.unsynced = 0;
-    start(() => { this.syncing = false; });
   }
 
   private symlink(e: Entry, comps: string[], rel: string): boolean | Refusal {

@@ -12,15 +12,12 @@ const ops: Record<string, Op> = {
   async unpack([dest, label = 'layer']) {
     const { decompressStream } = require('../image/decompress') as typeof import('../image/decompress');
     const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
-    const { startSyncfs } = require('../native') as typeof import('../native');
     fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
     if (label === '-') label = await takeLine(process.stdin);
     const plain = decompressStream(process.stdin, undefined, label);
     // Files are created with the layer's modes as they are (see layerUnpack.ts), not less the caller's umask.
     process.umask(0);
-    // Failures are the final sync's to report (storeLayer): this one only starts the disk early.
-    const startWriteback = (done: () => void) => startSyncfs(dest, () => done());
-    const res = await unpackLayer(plain, dest, { rootless: true, label, startWriteback });
+    const res = await unpackLayer(plain, dest, { rootless: true, label });
     const d = await plain.digest;
     return { diffId: d.digest, size: d.size, entries: res.entries, notes: res.notes };
   },
