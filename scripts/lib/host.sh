@@ -213,7 +213,9 @@ host_shared_store() {
     return 0
   fi
   kit=$(mktemp -d /tmp/lodger-shared-kit.XXXXXX)
-  mkdir -p "$kit/dist" "$kit/build/Release" "$kit/work"
+  mkdir -p "$kit/bin" "$kit/dist" "$kit/build/Release" "$kit/work"
+  # lodger as installed: bin/lodger (which its store workers are started through), the bundle, the native parts.
+  cp "$repo/bin/lodger" "$kit/bin/"
   cp "$repo/dist/lodger.js" "$kit/dist/"
   cp "$repo/build/Release/lodger-helper" "$repo/build/Release/lodger_native.node" "$kit/build/Release/"
   cp "$repo/scripts/busybox-rootfs.sh" "$kit/"
@@ -230,7 +232,7 @@ host_shared_store() {
         cd "$1/work"
         bash "$1/busybox-rootfs.sh" rootfs >/dev/null
         tar --numeric-owner --owner=0 --group=0 -C rootfs -cf bb.tar .
-        "$2" "$1/dist/lodger.js" import bb.tar sharedbb:1 >/dev/null' sh "$kit" "$(command -v node)" || ok=false
+        "$2" "$1/bin/lodger" import bb.tar sharedbb:1 >/dev/null' sh "$kit" "$(command -v node)" || ok=false
   rm -rf --one-file-system "$kit"
   if ! $ok; then
     host_log "lodger import as $owner failed: no shared store"
