@@ -187,9 +187,31 @@ function describeType(st: fs.Stats): string {
   return 'a special file';
 }
 
-async function drain(body: AsyncIterable<Buffer>): Promise<void> {
-  const it = body[Symbol.asyncIterator]();
-  while (!(await it.next()).done) { /* discard the entry's data */ }
+/** An entry's data as tar-stream gives it (a streamx Readable). */
+type EntryBody = NodeJS.EventEmitter & { resume(): void };
+
+/**
+ * Calls EACH with every chunk of BODY, synchronously as it arrives (no promise per chunk, which for a
+ * layer of thousands of small files costs more than writing them), and resolves at its end.
+ */
+function consume(body: EntryBody, each: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => { body.off('data', onData); reject(err); };
+    const onData = (chunk: Buffer) => {
+      try {
+        each(chunk);
+      } catch (err) {
+        body.off('data', onData);
+        body.off('end', resolve);
+        body.off('error', onError);
+        body.resume();
+        reject(err);
+      }
+    };
+    body.on('data', onData);
+    body.once('end', resolve);
+    body.once('error', onError);
+  });
 }
 
 function writeAll(fd: number, chunk: Buffer): void {
@@ -389,7 +411,7 @@ class Unpacker {
   }
 
   /** Handles one entry; returns whether it read the entry's data. */
-  async entry(e: Entry, body: AsyncIterable<Buffer>): Promise<boolean> {
+  async entry(e: Entry, body: EntryBody): Promise<boolean> {
     const shown = '/' + Buffer.from(e.name, 'latin1').toString('utf8').replace(/^\/+/, '');
     if (e.name.includes('\0') || e.linkname.includes('\0')) {
       this.note(`refused ${JSON.stringify(shown)}: a NUL byte in its name`);
@@ -412,7 +434,7 @@ class Unpacker {
     }
   }
 
-  private async apply(e: Entry, comps: string[], rel: string, body: AsyncIterable<Buffer>): Promise<boolean | Refusal> {
+  private async apply(e: Entry, comps: string[], rel: string, body: EntryBody): Promise<boolean | Refusal> {
     if (e.sparse) return new Refusal('GNU sparse files are not supported; the file is missing from the layer');
     const base = comps[comps.length - 1] ?? '';
     // No component but the last may carry the whiteout prefix (OCI layer.md reserves ".wh." names).
@@ -481,7 +503,7 @@ class Unpacker {
     return false;
   }
 
-  private async file(e: Entry, comps: string[], rel: string, body: AsyncIterable<Buffer>): Promise<boolean | Refusal> {
+  private async file(e: Entry, comps: string[], rel: string, body: EntryBody): Promise<boolean | Refusal> {
     const refused = this.replaceable(comps, rel);
     if (refused) return refused;
     const c = fs.constants;
@@ -489,7 +511,7 @@ class Unpacker {
     // whatever they are); DEST is private to this user until the layer is complete.
     const fd = fs.openSync(this.abs(rel), c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, e.mode & 0o777);
     try {
-      for await (const chunk of body) writeAll(fd, chunk);
+      await consume(body, (chunk) => writeAll(fd, chunk));
       this.chown(rel, e, () => fs.fchownSync(fd, e.uid, e.gid), true);
       // After chown, which clears set-user-ID and set-group-ID bits (chown(2)); open(2) takes neither.
       if ((e.mode & 0o7000) !== 0 || (e.mode & this.umask) !== 0) fs.fchmodSync(fd, e.mode);
@@ -641,13 +663,23 @@ export async function unpackLayer(tar: Readable, dest: string, opts: UnpackOptio
   tar.pipe(extract);
   let entries = 0;
   try {
-    for await (const item of extract) {
-      entries++;
-      const e = toEntry(item.header, pax.take());
-      const body = item as unknown as AsyncIterable<Buffer>;
-      const consumed = await u.entry(e, body);
-      if (!consumed) await drain(body);
-    }
+    // tar-stream's 'entry' events rather than its async iterator: a promise or two less per entry. The
+    // archive may be read to its end while the last entry is still being written: done is when both are.
+    await new Promise<void>((resolve, reject) => {
+      let active = false;
+      let ended = false;
+      const settle = () => { if (ended && !active) resolve(); };
+      extract.on('entry', (header, body, next) => {
+        active = true;
+        entries++;
+        const e = toEntry(header, pax.take());
+        u.entry(e, body)
+          .then((consumed) => (consumed ? undefined : consume(body, () => undefined)))
+          .then(() => { active = false; next(); settle(); }, (err: unknown) => { extract.destroy(err as Error); reject(err); });
+      });
+      extract.once('finish', () => { ended = true; settle(); });
+      extract.once('error', reject);
+    });
     u.finish();
   } catch (err) {
     // Stop reading the blob (and so its download); what it still reports no longer matters.
