@@ -10,6 +10,16 @@ export interface NativeAddon {
   llistxattr(path: string | Buffer): string[];
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   syncfs(path: string | Buffer, cb: (err: Error | null) => void): void;
+  LayerDecoder: new (format: 'gzip' | 'zstd' | 'none') => NativeLayerDecoder;
+}
+
+/** One layer blob's decoder (addon/native/layerDecoder.cc): each step runs on libuv's thread pool. */
+export interface NativeLayerDecoder {
+  step(input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number,
+    cb: (err: Error | null, consumed: number, produced: number, hint: number) => void): void;
+  /** sha256 (`sha256:<hex>`) and length of everything produced so far. */
+  digest(): { digest: string; size: number };
+  close(): void;
 }
 
 /** The package's top directory: dist/lodger.js and src/native.ts both sit one level below it. */
@@ -48,4 +58,3 @@ export function native(): NativeAddon {
   }
   throw new LodgerError('NATIVE_MISSING', `native addon not found (tried ${tried.join(', ')}) — run "npm run build" in ${packageRoot()}`);
 }
-

@@ -199,15 +199,17 @@ host_start_user_manager() {
 # (docs/HPC.md "Additional read-only image stores"): the busybox image of scripts/busybox-rootfs.sh as
 # sharedbb:1, imported by running the built lodger as OWNER, then made world-readable and not writable
 # by anyone else (chmod a+rX,go-w). test/integration/hpc-stores.test.ts reads it as an additional store.
-# Needs the built lodger in REPO (dist/, build/Release/). OWNER runs a copy of it from a private temp
+# Needs the built lodger in REPO (bin/, dist/, build/Release/). OWNER runs a copy of it from a private temp
 # directory, because REPO may sit where OWNER cannot enter (CI's clone is in root's 0700 temp dir).
-# Idempotent: a store made from the same busybox and script (recorded in DIR.stamp) is kept as it is.
+# Idempotent: a store made by the same lodger from the same busybox and script (recorded in DIR.stamp) is
+# kept as it is; a rebuilt lodger makes it again, so the way it is made is exercised with every change.
 host_shared_store() {
   local repo="$1" owner="$2" dir="$3" key kit f ok
-  for f in dist/lodger.js build/Release/lodger-helper build/Release/lodger_native.node; do
+  for f in bin/lodger dist/lodger.js build/Release/lodger-helper build/Release/lodger_native.node; do
     [ -e "$repo/$f" ] || { host_log "lodger is not built ($repo/$f is missing): no shared store"; return 1; }
   done
-  key=$({ sha256sum /bin/busybox "$repo/scripts/busybox-rootfs.sh" | cut -d' ' -f1; echo "$owner"; } | sha256sum | cut -c1-16)
+  key=$({ sha256sum /bin/busybox "$repo/scripts/busybox-rootfs.sh" "$repo/bin/lodger" "$repo/dist/lodger.js" \
+    "$repo/build/Release/lodger-helper" "$repo/build/Release/lodger_native.node" | cut -d' ' -f1; echo "$owner"; } | sha256sum | cut -c1-16)
   if [ -s "$dir/images.json" ] && grep -q 'localhost/sharedbb:1' "$dir/images.json" && [ "$(cat "$dir.stamp" 2>/dev/null)" = "$key" ]; then
     host_log "shared store $dir is in place (owner $(stat -c %U "$dir"))"
     return 0

@@ -1,7 +1,7 @@
 // Layer blob decompression (gzip, zstd or none, told by magic bytes) with backpressure, and the sha256 of what it yields (diff_id).
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { LodgerError } from '../errors';
-import { native } from '../native';
+import { native, type NativeLayerDecoder } from '../native';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
@@ -9,9 +9,9 @@ export type LayerCompression = 'gzip' | 'zstd' | 'none';
 const MAGIC_LENGTH = 4;
 
 /**
- * Output piece of the decompressors and the stream's high-water mark. Node's zlib default (16 KiB)
- * costs a thread-pool round trip per 16 KiB and splits files into many writes; at 256 KiB inflating
- * a layer takes about half the time, and most files of a layer arrive in one piece.
+ * Output piece of one decoder step. Each step is a thread-pool round trip: at 16 KiB (Node's zlib
+ * default) they cost about as much as the inflating, and files would arrive in many pieces; at
+ * 256 KiB most files of a layer arrive in one.
  */
 const OUTPUT_CHUNK = 256 * 1024;
 /** Compressed input held while the decoder is busy, handed to it as one piece (see _writev). */
@@ -48,19 +48,6 @@ export interface StreamDigest {
 
 /** A layer's uncompressed bytes, and their digest once they have all been read. */
 export type DecodedLayer = Readable & { readonly digest: Promise<StreamDigest> };
-
-/** One step of the addon's LayerDecoder (addon/native/layerDecoder.cc) on libuv's thread pool. */
-interface NativeLayerDecoder {
-  step(input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number,
-    cb: (err: Error | null, consumed: number, produced: number, hint: number) => void): void;
-  digest(): StreamDigest;
-  close(): void;
-}
-
-function newLayerDecoder(format: LayerCompression): NativeLayerDecoder {
-  const { LayerDecoder } = native() as unknown as { LayerDecoder: new (format: LayerCompression) => NativeLayerDecoder };
-  return new LayerDecoder(format);
-}
 
 /**
  * The decoded bytes a reader may have buffered ahead of it: the decoder keeps stepping (on another
@@ -109,7 +96,7 @@ class LayerDecompressor extends Transform {
 
   private start(): void {
     this.format = detectCompression(this.head);
-    this.decoder = newLayerDecoder(this.format);
+    this.decoder = new (native().LayerDecoder)(this.format);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

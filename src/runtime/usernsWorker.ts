@@ -47,8 +47,7 @@ export function startWorker<T>(op: string, args: string[], mapping = callerMappi
     feed(input, preamble) {
       used = true;
       if (preamble !== undefined) w.stdin!.write(preamble);
-      input.on('error', (e) => { w.stdin!.destroy(e); });
-      input.pipe(w.stdin!);
+      pipeInto(input, w.stdin!);
       return w.result;
     },
     async cancel() {
@@ -67,11 +66,14 @@ export function startWorker<T>(op: string, args: string[], mapping = callerMappi
  */
 export async function runWorkerPlan<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], input?: Readable, user = callerMapping().user): Promise<WorkerResult<T>> {
   const w = launchWorker<T>(mode, plan, op, args, input !== undefined, user);
-  if (input) {
-    input.on('error', (e) => { w.stdin!.destroy(e); });
-    input.pipe(w.stdin!);
-  }
+  if (input) pipeInto(input, w.stdin!);
   return w.result;
+}
+
+/** INPUT into the worker's stdin; a failing INPUT (a broken download) ends the worker's input with it. */
+function pipeInto(input: Readable, stdin: Writable): void {
+  input.on('error', (e) => { stdin.destroy(e); });
+  input.pipe(stdin);
 }
 
 function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], withInput: boolean, user: string): { stdin: Writable | null; result: Promise<WorkerResult<T>> } {

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../image/registriesConf';
 import { isTable, parseToml, TomlSyntaxError } from '../image/registry/toml';
+import { digestHex } from './layers';
 import { storePaths, type StorePaths } from './paths';
 
 export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';
@@ -76,13 +77,18 @@ export function additionalStores(p: StorePaths, systemConf = SYSTEM_STORAGE_CONF
   return stores;
 }
 
-/** The unpacked directory of layer DIFFID in the first additional store that has it complete, or undefined. */
-export function additionalLayerDiffDir(p: StorePaths, hex: string): string | undefined {
-  for (const s of additionalStores(p)) {
-    const dir = path.join(s.layers, hex);
-    if (fs.existsSync(path.join(dir, 'layer.json'))) return path.join(dir, 'diff');
+/** The first additional store that has layer HEX complete, with the layer's unpacked directory. */
+function additionalLayer(p: StorePaths, hex: string): { store: StorePaths; diff: string } | undefined {
+  for (const store of additionalStores(p)) {
+    const dir = path.join(store.layers, hex);
+    if (fs.existsSync(path.join(dir, 'layer.json'))) return { store, diff: path.join(dir, 'diff') };
   }
   return undefined;
+}
+
+/** The unpacked directory of layer HEX in the first additional store that has it complete, or undefined. */
+export function additionalLayerDiffDir(p: StorePaths, hex: string): string | undefined {
+  return additionalLayer(p, hex)?.diff;
 }
 
 /** A lower directory of a container that comes from an additional store, with its owner on the host. */
@@ -96,18 +102,16 @@ export interface SharedLayerOwner { store: string; dir: string; uid: number; gid
  * it later with a better message.
  */
 export function sharedLayerOwners(p: StorePaths, layers: string[]): SharedLayerOwner[] {
-  const stores = additionalStores(p);
-  if (stores.length === 0) return [];
+  if (additionalStores(p).length === 0) return [];
   const out: SharedLayerOwner[] = [];
   for (const id of layers) {
-    const hex = /^sha256:([0-9a-f]{64})$/.exec(id)?.[1];
-    if (!hex || fs.existsSync(path.join(p.layers, hex, 'layer.json'))) continue;
-    const s = stores.find((st) => fs.existsSync(path.join(st.layers, hex, 'layer.json')));
-    if (!s) continue;
-    const dir = path.join(s.layers, hex, 'diff');
+    const hex = digestHex(id);
+    if (fs.existsSync(path.join(p.layers, hex, 'layer.json'))) continue;
+    const shared = additionalLayer(p, hex);
+    if (!shared) continue;
     try {
-      const st = fs.statSync(dir);
-      out.push({ store: s.root, dir, uid: st.uid, gid: st.gid });
+      const st = fs.statSync(shared.diff);
+      out.push({ store: shared.store.root, dir: shared.diff, uid: st.uid, gid: st.gid });
     } catch { /* see above */ }
   }
   return out;

@@ -59,9 +59,7 @@ export async function probeKernelOverlay(p: StorePaths, mapping: IdMapping): Pro
   const ok = code === 0 && h.events.errors.length === 0;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(lower, { recursive: true, force: true });
-  try {
-    writeJsonAtomic(file, { kernel, overlay: ok, checked: new Date().toISOString() } satisfies ProbeRecord);
-  } catch { /* a store we may not write: probed again next time */ }
+  writeJsonAtomic(file, { kernel, overlay: ok, checked: new Date().toISOString() } satisfies ProbeRecord);
   return ok;
 }
 
@@ -163,16 +161,13 @@ export async function chooseDriver(p: StorePaths, mapping: IdMapping, requested?
     noteSharedStores(p, shared, want as StorageDriverName, true);
     return want as StorageDriverName;
   }
-  if (keepIdLayers) {
+  if (keepIdLayers || shared.length) {
     const d: StorageDriverName = hasFuseOverlayfs() ? 'fuse-overlayfs' : 'vfs';
-    noteOnce(p, 'keep-id-driver.note', `--userns=keep-id containers use the ${d} storage driver, not kernel overlay: ${KEEP_ID_WHY}. ` +
-      (d === 'fuse-overlayfs' ? 'fuse-overlayfs translates the owners as it reads (file-heavy work is slower than on kernel overlay).' :
-        'fuse-overlayfs is not installed, so vfs copies the image for each container, translating owners as it copies (install fuse-overlayfs to avoid the copy).'));
-    noteSharedStores(p, shared, d, false);
-    return d;
-  }
-  if (shared.length) {
-    const d: StorageDriverName = hasFuseOverlayfs() ? 'fuse-overlayfs' : 'vfs';
+    if (keepIdLayers) {
+      noteOnce(p, 'keep-id-driver.note', `--userns=keep-id containers use the ${d} storage driver, not kernel overlay: ${KEEP_ID_WHY}. ` +
+        (d === 'fuse-overlayfs' ? 'fuse-overlayfs translates the owners as it reads (file-heavy work is slower than on kernel overlay).' :
+          'fuse-overlayfs is not installed, so vfs copies the image for each container, translating owners as it copies (install fuse-overlayfs to avoid the copy).'));
+    }
     noteSharedStores(p, shared, d, false);
     return d;
   }

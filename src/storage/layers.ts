@@ -88,8 +88,8 @@ export async function prepareLayerSlot(p: StorePaths): Promise<LayerSlot> {
   await sweepStaleStaging(p);
   const stage = stagingDir(p);
   fs.mkdirSync(stage, { mode: 0o700 });
-  // "-": the label (which names the layer in errors) comes first on stdin, once the layer is known.
-  return { stage, worker: startWorker<UnpackReport>('unpack', [path.join(stage, 'diff'), '-']) };
+  // The layer's name (for errors) comes first on stdin, once the layer is known (storeLayer).
+  return { stage, worker: startWorker<UnpackReport>('unpack', [path.join(stage, 'diff')]) };
 }
 
 export async function discardLayerSlot(slot: LayerSlot): Promise<void> {

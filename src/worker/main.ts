@@ -6,14 +6,15 @@ type Op = (args: string[]) => Promise<unknown>;
 
 const ops: Record<string, Op> = {
   /**
-   * unpack DEST [LABEL]: the layer blob on stdin (gzip, zstd or plain) → DEST, reporting its diff_id.
-   * LABEL "-": the label is stdin's first line (a worker started before its layer was known).
+   * unpack DEST: stdin is a line that names the layer in errors, then its blob (gzip, zstd or plain) →
+   * DEST, reporting its diff_id. The name comes on stdin because the worker may be started before the
+   * layer is known (storage/layers.ts prepareLayerSlot).
    */
-  async unpack([dest, label = 'layer']) {
+  async unpack([dest]) {
     const { decompressStream } = require('../image/decompress') as typeof import('../image/decompress');
     const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
     fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
-    if (label === '-') label = await takeLine(process.stdin);
+    const label = await takeLine(process.stdin);
     const plain = decompressStream(process.stdin, undefined, label);
     // Files are created with the layer's modes as they are (see layerUnpack.ts), not less the caller's umask.
     process.umask(0);

@@ -77,7 +77,8 @@ afterAll(async () => {
   if (work) await removeTree(work);
 });
 
-const sh = (args: string[], script: string) => runLodger(['run', '--rm', ...args, 'busybox', 'sh', '-c', script], { store, env });
+const sh = (args: string[], script: string, e: Record<string, string | undefined> = env) =>
+  runLodger(['run', '--rm', ...args, 'busybox', 'sh', '-c', script], { store, env: e });
 
 describe.skipIf(!ok)('--device with CDI', () => {
   it('VENDOR/CLASS=all injects every device of the kind: the nodes, the spec\'s and the devices\' env, and the read-only mount', async () => {
@@ -153,8 +154,7 @@ const systemSpecs = ok && requirePrereq(fs.existsSync(ETC_SPEC) && fs.existsSync
 
 describe.skipIf(!systemSpecs)('--device with CDI specs in the default directories (/etc/cdi, /var/run/cdi)', () => {
   // No LODGER_CDI_SPEC_DIRS: lodger looks where nvidia-ctk and device plugins put specs.
-  const sys = (args: string[], script: string) =>
-    runLodger(['run', '--rm', ...args, 'busybox', 'sh', '-c', script], { store, env: { LODGER_CDI_SPEC_DIRS: undefined } });
+  const sys = (args: string[], script: string) => sh(args, script, { LODGER_CDI_SPEC_DIRS: undefined });
 
   it('a device of /etc/cdi brings its node, its own and its spec\'s env, and the spec\'s read-only mount', async () => {
     const r = await sys(['--device', 'lodger.test/dev=null'], [
