@@ -14,7 +14,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeStore, removeTree, requirePrereq, requireTool, runLodger, runLodgerOk, type Store } from '../helpers/cli';
-import { toolPath } from '../helpers/prereqs';
 import { mustRun } from '../helpers/exec';
 import { busyboxFixture, entries, uid } from './foundation-common';
 
@@ -157,7 +156,7 @@ describe.each(providers)('a store on $name', (netfs) => {
     expect(r.stdout).toBe('0\n');
   });
 
-  it.skipIf(!toolPath('mksquashfs') || !toolPath('squashfuse_ll'))('runs a squashfs image (the files read from it at create move to the local container directory)', async () => {
+  it.skipIf(!(requireTool('mksquashfs') && requireTool('squashfuse_ll')))('runs a squashfs image (the files read from it at create move to the local container directory)', async () => {
     await runLodgerOk(['import', busyboxFixture()!.tar, 'busybox'], { store, root });
     const sqfs = path.join(store.dir, 'busybox.sqfs');
     await runLodgerOk(['save', '--format', 'squashfs', '-o', sqfs, 'busybox'], { store, root });
