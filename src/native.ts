@@ -10,6 +10,8 @@ export interface NativeAddon {
   llistxattr(path: string | Buffer): string[];
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   syncfs(path: string | Buffer, cb: (err: Error | null) => void): void;
+  /** A close-on-exec pipe [readFd, writeFd] whose buffer is grown to CAPACITY bytes where allowed. */
+  pipe(capacity: number): [number, number];
   LayerDecoder: new (format: 'gzip' | 'zstd' | 'none') => NativeLayerDecoder;
 }
 
@@ -21,6 +23,12 @@ export interface NativeLayerDecoder {
   digest(): { digest: string; size: number };
   close(): void;
 }
+
+/**
+ * Capacity of the pipe into a store worker's stdin (runtime/usernsWorker.ts), and the piece in which
+ * both ends move its data (worker/main.ts).
+ */
+export const WORKER_INPUT_CHUNK = 1 << 20;
 
 /** The package's top directory: dist/lodger.js and src/native.ts both sit one level below it. */
 export function packageRoot(): string {

@@ -26,38 +26,51 @@ static int write_file(const char *path, const char *data, struct lerr *e) {
   return 0;
 }
 
-/* Runs newuidmap/newgidmap PID triples…, capturing its stderr into e->detail on failure. */
-static int run_map_tool(const char *tool, pid_t target, const char *triples, struct lerr *e) {
+/* One run of newuidmap/newgidmap: its pid and the read end of the pipe that takes its stderr. */
+struct map_tool { const char *tool; pid_t pid; int errfd; char pidstr[32]; };
+
+/* Starts TOOL PID triples… without waiting for it. */
+static int start_map_tool(struct map_tool *m, const char *tool, pid_t target, const char *triples, struct lerr *e) {
   char *argv[200];
   int n = 0;
-  char pidstr[32];
-  snprintf(pidstr, sizeof pidstr, "%d", (int)target);
+  m->tool = tool;
+  m->pid = -1;
+  m->errfd = -1;
+  snprintf(m->pidstr, sizeof m->pidstr, "%d", (int)target);
   argv[n++] = (char *)tool;
-  argv[n++] = pidstr;
+  argv[n++] = m->pidstr;
   char *copy = strdup(triples);
+  if (!copy) return fail(e, "strdup", tool, ENOMEM);
   for (char *t = strtok(copy, " "); t && n < 198; t = strtok(NULL, " ")) argv[n++] = t;
   argv[n] = NULL;
 
   int errp[2];
-  if (pipe2(errp, O_CLOEXEC) < 0) return fail(e, "pipe", tool, errno);
+  if (pipe2(errp, O_CLOEXEC) < 0) { free(copy); return fail(e, "pipe", tool, errno); }
   pid_t pid = fork();
-  if (pid < 0) return fail(e, "fork", tool, errno);
+  if (pid < 0) { free(copy); close(errp[0]); close(errp[1]); return fail(e, "fork", tool, errno); }
   if (pid == 0) {
     dup2(errp[1], 2);
     execvp(tool, argv);
     dprintf(2, "cannot execute %s: %s", tool, strerror(errno));
     _exit(127);
   }
-  close(errp[1]);
-  char out[400] = {0};
-  ssize_t got = read_all(errp[0], out, sizeof out - 1);
-  close(errp[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   free(copy);
+  close(errp[1]);
+  m->pid = pid;
+  m->errfd = errp[0];
+  return 0;
+}
+
+/* Waits for a started tool, capturing its stderr into e->detail on failure. */
+static int finish_map_tool(struct map_tool *m, struct lerr *e) {
+  char out[400] = {0};
+  ssize_t got = read_all(m->errfd, out, sizeof out - 1);
+  close(m->errfd);
+  int st;
+  while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR) {}
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
   if (got > 0) { out[got] = 0; char *nl = strrchr(out, '\n'); if (nl && nl[1] == 0) *nl = 0; }
-  return failf(e, tool, pidstr, 0, "%s", got > 0 ? out : "failed without a message");
+  return failf(e, m->tool, m->pidstr, 0, "%s", got > 0 ? out : "failed without a message");
 }
 
 static int become_root(struct plan *p, struct lerr *e);
@@ -66,8 +79,18 @@ static int userns_enter_maps(struct plan *p, struct lerr *e);
 static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
   char path[64];
   if (!strcmp(p->map_mode, "helper")) {
-    if (run_map_tool(p->newuidmap, target, p->uidmap_args, e) < 0) return -1;
-    if (run_map_tool(p->newgidmap, target, p->gidmap_args, e) < 0) return -1;
+    /* Both at once: each is a setuid program that loads its libraries and reads /etc/sub[ug]id, and
+     * they write different files (uid_map; gid_map and setgroups). A failure of newuidmap is the one
+     * reported when both fail. */
+    struct map_tool u, g;
+    struct lerr ge = {0};
+    if (start_map_tool(&u, p->newuidmap, target, p->uidmap_args, e) < 0) return -1;
+    int gstarted = start_map_tool(&g, p->newgidmap, target, p->gidmap_args, &ge);
+    int urc = finish_map_tool(&u, e);
+    if (gstarted < 0) { if (urc == 0) *e = ge; return -1; }
+    int grc = finish_map_tool(&g, &ge);
+    if (urc < 0) return -1;
+    if (grc < 0) { *e = ge; return -1; }
     return 0;
   }
   /* Direct: the kernel requires setgroups "deny" before an unprivileged gid_map write. */

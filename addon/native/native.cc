@@ -1,4 +1,4 @@
-// lodger_native: the few syscalls Node lacks — statfs magic, xattrs, mknod (whiteouts), fd passing — each
+// lodger_native: the few syscalls Node lacks — statfs magic, xattrs, mknod (whiteouts), big pipes — each
 // checking its arguments ("Usage: …") and throwing errors that name the syscall and carry errno's code.
 #include <napi.h>
 
@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <string>
 #include <vector>
 #include <sys/stat.h>
@@ -102,7 +103,24 @@ Napi::Value Mknod(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// pipe(capacity): [readFd, writeFd], both close-on-exec, with the pipe's buffer grown to CAPACITY where
+// the user may (fcntl(2) F_SETPIPE_SZ: up to /proc/sys/fs/pipe-max-size, and only while the user's
+// pipe-user-pages-soft quota lasts; a refusal keeps the default 64 KiB). Node's own stdio pipes are
+// socketpairs whose buffer an unprivileged process cannot raise past net.core.wmem_max (~200 KiB).
+Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  if (!CheckArgs(info, 1, "pipe(capacity: number)")) return info.Env().Undefined();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return SysError(info.Env(), "pipe2", "", errno);
+  int capacity = info[0].As<Napi::Number>().Int32Value();
+  if (capacity > 0) (void)fcntl(fds[1], F_SETPIPE_SZ, capacity);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), fds[0]));
+  out.Set(1u, Napi::Number::New(info.Env(), fds[1]));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("statfsType", Napi::Function::New(env, StatfsType));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));

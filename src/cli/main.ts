@@ -1,32 +1,6 @@
-// The lodger CLI: dispatches `__worker` before loading anything else, then runs clipanion with every command.
-import { Builtins, Cli } from 'clipanion';
-import { ImportCommand } from './commands/import';
-import { ImagesCommand } from './commands/images';
-import { InfoCommand, VersionCommand } from './commands/info';
-import { LoadCommand } from './commands/load';
-import { PsCommand } from './commands/ps';
-import { RmCommand } from './commands/rm';
-import { RmiCommand } from './commands/rmi';
-import { RunCommand } from './commands/run';
-import { CpCommand } from './commands/cp';
-import { CommitCommand } from './commands/commit';
-import { ExportCommand } from './commands/export';
-import { SaveCommand } from './commands/save';
-import { TopCommand } from './commands/top';
-import { RenameCommand } from './commands/rename';
-import { ContainerPruneCommand, ImagePruneCommand } from './commands/prune';
-import { SystemDfCommand } from './commands/systemDf';
-import { CreateCommand, KillCommand, RestartCommand, StartCommand, StopCommand, WaitCommand } from './commands/lifecycle';
-import { LogsCommand } from './commands/logs';
-import { AttachCommand } from './commands/attach';
-import { ExecCommand } from './commands/exec';
-import { InspectCommand } from './commands/inspect';
-import { NetworkCreateCommand, NetworkInspectCommand, NetworkLsCommand, NetworkRmCommand, PortCommand } from './commands/network';
-import { PauseCommand, StatsCommand, UnpauseCommand } from './commands/stats';
-import { LoginCommand, LogoutCommand, PullCommand, PushCommand, TagCommand } from './commands/registry';
-
-export const COMMANDS = [RunCommand, PortCommand, NetworkCreateCommand, NetworkLsCommand, NetworkRmCommand, NetworkInspectCommand, StatsCommand, PauseCommand, UnpauseCommand, PullCommand, PushCommand, LoginCommand, LogoutCommand, TagCommand, CreateCommand, StartCommand, StopCommand, KillCommand, RestartCommand, WaitCommand, LogsCommand, AttachCommand, ExecCommand, InspectCommand, ImportCommand, ImagesCommand, PsCommand, RmCommand, RmiCommand, LoadCommand, InfoCommand, VersionCommand, CpCommand, CommitCommand, ExportCommand, SaveCommand, TopCommand, RenameCommand, ContainerPruneCommand, ImagePruneCommand, SystemDfCommand];
-
+// Entry of the lodger bundle: dispatches `__worker`, `__sync-layers` and `__dns-responder` before loading anything else,
+// then runs the CLI (cli/app.ts). Not even clipanion loads first: its start-up opens process.stdin, which
+// makes fd 0 non-blocking, and a store worker reads its own stdin in 1 MiB pieces (worker/main.ts).
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__dns-responder') {
     // A user network's name server, started by the network's holder (src/network/dnsServer.ts).
@@ -38,28 +12,14 @@ async function main(argv: string[]): Promise<number> {
     const { workerMain } = await import('../worker/main');
     return workerMain(argv.slice(1));
   }
-  // Docker-style global options before the command: --root DIR / --root=DIR.
-  while (argv[0]?.startsWith('--root')) {
-    if (argv[0].includes('=')) process.env.LODGER_ROOT = argv.shift()!.split('=').slice(1).join('=');
-    else { argv.shift(); process.env.LODGER_ROOT = argv.shift(); }
+  if (argv[0] === '__sync-layers') {
+    // Started detached by a command that stored layers (storage/layers.ts scheduleLayerSync).
+    const [{ syncStoreLayers }, { storePaths }] = await Promise.all([import('../storage/layers'), import('../storage/paths')]);
+    await syncStoreLayers(storePaths(argv[1]));
+    return 0;
   }
-  const cli = new Cli({ binaryLabel: 'lodger — rootless containers', binaryName: 'lodger', binaryVersion: '0.1.0', enableColors: false });
-  // Building clipanion's parser costs time per registered command and option: register only the
-  // commands whose path starts with this invocation's first word (all of them for help or a typo).
-  const matching = COMMANDS.filter((c) => c.paths?.some((path) => path[0] === argv[0]));
-  for (const c of matching.length ? matching : COMMANDS) cli.register(c);
-  cli.register(Builtins.HelpCommand);
-  const context = { ...Cli.defaultContext, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
-  let command;
-  try {
-    command = cli.process(argv, context);
-  } catch (e) {
-    // A mistake on the command line is lodger's failure, not the container's: 125 as Docker.
-    process.stderr.write(cli.error(e as Error, { command: null }));
-    return 125;
-  }
-  // cli.run gives the command its `cli` (help, usage) and context, and answers --help itself.
-  return cli.run(command, context);
+  const { runCli } = await import('./app');
+  return runCli(argv);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,7 @@ import { DEFAULT_PATH, type ImageConfig } from '../image/config';
 import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
-import { layerDiffDir } from '../storage/layers';
+import { layerDiffDir, requireLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { runWorker } from './usernsWorker';
 import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
@@ -77,6 +77,7 @@ export interface Created { rec: ContainerRecord; image: ImageRecord; config: Ima
 export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping): Promise<Created> {
   const src = resolveImageSource(p, o.image);
   const { image, config: cfg } = src;
+  if (!src.squashfs) requireLayers(p, o.image, image.layers);
   const { entrypoint, cmd } = resolveCommand(cfg, o.command, o.entrypoint);
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   // Devices first: a missing device or CDI spec fails before anything is probed or written.

@@ -1,8 +1,9 @@
 // Runs a store operation (unpack, remove, copy) in a Node worker inside a user namespace with the caller's id maps.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { LodgerError } from '../errors';
-import { packageRoot } from '../native';
+import { native, packageRoot, WORKER_INPUT_CHUNK } from '../native';
 import { spawnHelper } from './helperProcess';
 import { helperFailureToError } from './helperErrors';
 import { idMappingForCaller, type IdMapping } from './idmap';
@@ -83,12 +84,23 @@ function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: str
     .add('env', ...envForWorker())
     // Through bin/lodger, which starts the bundle from V8's code cache (some 10 ms sooner than dist/lodger.js).
     .add('argv', process.execPath, path.join(packageRoot(), 'bin', 'lodger'), '__worker', op, ...args);
-  const h = spawnHelper(mode, plan, { stdio: [withInput ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // Input goes through a pipe grown to 1 MiB, written and read in pieces of that size (see
+  // WORKER_INPUT_CHUNK): a 120 MB layer through Node's 64 KiB stdio pieces cost the worker some 0.15 s
+  // of wakeups and stream events (measured on tmpfs: 0.45 s against 0.28 s for the same unpack).
+  const input = withInput ? native().pipe(WORKER_INPUT_CHUNK) : null;
+  let h: ReturnType<typeof spawnHelper>;
+  try {
+    h = spawnHelper(mode, plan, { stdio: [input ? input[0] : 'ignore', 'pipe', 'pipe'] });
+  } finally {
+    if (input) fs.closeSync(input[0]);
+  }
+  const stdin = input ? fs.createWriteStream('', { fd: input[1], highWaterMark: WORKER_INPUT_CHUNK }) : null;
   let stdout = '';
   let stderr = '';
   h.child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   h.child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  if (withInput) h.child.stdin!.on('error', () => undefined);
+  // A worker that exits early (a failed unpack) closes its end: EPIPE, reported through RESULT instead.
+  stdin?.on('error', () => undefined);
   const result = (async (): Promise<WorkerResult<T>> => {
     const { code } = await h.exited;
     if (h.events.errors.length > 0) throw helperFailureToError(h.events.errors[0], { user, what: `store worker (${op})` });
@@ -101,7 +113,7 @@ function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: str
   })();
   // Whoever feeds the worker awaits RESULT; a cancelled one's failure is nobody's.
   result.catch(() => undefined);
-  return { stdin: withInput ? h.child.stdin! : null, result };
+  return { stdin, result };
 }
 
 function envForWorker(): [string, ...string[]] {

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../image/registriesConf';
 import { isTable, parseToml, TomlSyntaxError } from '../image/registry/toml';
-import { digestHex } from './layers';
+import { digestHex, readLayerRecord } from './layers';
 import { storePaths, type StorePaths } from './paths';
 
 export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';
@@ -81,7 +81,7 @@ export function additionalStores(p: StorePaths, systemConf = SYSTEM_STORAGE_CONF
 function additionalLayer(p: StorePaths, hex: string): { store: StorePaths; diff: string } | undefined {
   for (const store of additionalStores(p)) {
     const dir = path.join(store.layers, hex);
-    if (fs.existsSync(path.join(dir, 'layer.json'))) return { store, diff: path.join(dir, 'diff') };
+    if (readLayerRecord(dir)) return { store, diff: path.join(dir, 'diff') };
   }
   return undefined;
 }

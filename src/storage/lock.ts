@@ -6,10 +6,17 @@ import { ensureStore, storeNotWritable, type StorePaths } from './paths';
 /**
  * Runs FN holding the store's lock. proper-lockfile uses an atomic mkdir and refreshes the lock's mtime
  * while held, so a lock left by a crashed CLI goes stale and is taken over instead of blocking forever.
+ * EXISTING: lock only a store that is already set up.
  */
-export async function withStoreLock<T>(p: StorePaths, fn: () => Promise<T> | T): Promise<T> {
-  ensureStore(p);
-  if (!fs.existsSync(p.lockTarget)) fs.writeFileSync(p.lockTarget, '', { flag: 'a', mode: 0o600 });
+export async function withStoreLock<T>(p: StorePaths, fn: () => Promise<T> | T, opts: { existing?: boolean } = {}): Promise<T> {
+  if (opts.existing) {
+    // For work in the background (the layer syncer): a store removed or made read-only meanwhile is
+    // left as it is — not created again, probed or marked (ensureStore) — and the work is dropped.
+    if (!fs.existsSync(p.lockTarget)) throw new LodgerError('STORE_GONE', `lock the store ${p.root}: it is gone`);
+  } else {
+    ensureStore(p);
+    if (!fs.existsSync(p.lockTarget)) fs.writeFileSync(p.lockTarget, '', { flag: 'a', mode: 0o600 });
+  }
   const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');
   let release: () => Promise<void>;
   try {

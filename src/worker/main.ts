@@ -1,26 +1,28 @@
 // Entry of `lodger __worker OP …`: store operations that run as root of the caller's user namespace.
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
+import { WORKER_INPUT_CHUNK } from '../native';
 
 type Op = (args: string[]) => Promise<unknown>;
 
 const ops: Record<string, Op> = {
   /**
-   * unpack DEST: stdin is a line that names the layer in errors, then its blob (gzip, zstd or plain) →
-   * DEST, reporting its diff_id. The name comes on stdin because the worker may be started before the
-   * layer is known (storage/layers.ts prepareLayerSlot).
+   * unpack DEST: stdin is a line that names the layer in errors, then its uncompressed tar → DEST. The
+   * name comes on stdin because the worker may be started before the layer is known (storage/layers.ts
+   * prepareLayerSlot). The caller decompresses and hashes the blob: its main thread is free to keep the
+   * decoder busy while this one writes files.
    */
   async unpack([dest]) {
-    const { decompressStream } = require('../image/decompress') as typeof import('../image/decompress');
     const { unpackLayer } = require('./layerUnpack') as typeof import('./layerUnpack');
     fs.mkdirSync(dest, { recursive: true, mode: 0o755 });
-    const label = await takeLine(process.stdin);
-    const plain = decompressStream(process.stdin, undefined, label);
+    // Read in 1 MiB pieces from the pipe the caller grew to that size (usernsWorker.ts), not through
+    // process.stdin, which takes 64 KiB at a time.
+    const input = fs.createReadStream('', { fd: 0, highWaterMark: WORKER_INPUT_CHUNK });
+    const label = await takeLine(input);
     // Files are created with the layer's modes as they are (see layerUnpack.ts), not less the caller's umask.
     process.umask(0);
-    const res = await unpackLayer(plain, dest, { rootless: true, label });
-    const d = await plain.digest;
-    return { diffId: d.digest, size: d.size, entries: res.entries, notes: res.notes };
+    const res = await unpackLayer(input, dest, { rootless: true, label });
+    return { entries: res.entries, notes: res.notes };
   },
   /** rm PATH…: remove trees whose files belong to mapped ids. */
   async rm(paths) {

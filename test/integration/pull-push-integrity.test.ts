@@ -169,6 +169,24 @@ describe.runIf(ready)('pulls cut short', () => {
     expectBlobsIntact(store);
   });
 
+  it('a layer still marked unsynced by an earlier boot (power lost before its sync) is fetched again by the next pull', async () => {
+    const store = newStore();
+    const ref = `${proxy.host}/integrity/wo:v1`;
+    await runLodgerOk(['pull', ref], { store });
+    const records = () => layerDirs(store).complete.map((d) => path.join(store.root, 'layers', d.slice(7), 'layer.json'));
+    const marked = () => records().filter((f) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { unsyncedBoot?: string }).unsyncedBoot !== undefined);
+    for (let i = 0; i < 100 && marked().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(marked(), 'layers still unsynced 10 s after the pull').toEqual([]);
+    // What a crash between a layer's record and its sync leaves, as the next boot sees it.
+    for (const f of records()) fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(fs.readFileSync(f, 'utf8')), unsyncedBoot: 'an-earlier-boot' }));
+    const r = await runLodger(['run', '--rm', ref, 'true'], { store });
+    expect(r.code, r.stderr).toBe(125);
+    expect(r.stderr).toMatch(/is missing from the store .*pull or load the image again/);
+    proxy.requests.length = 0;
+    await expectGoodPull(store);
+    for (const l of wo.layers) expect(proxy.requests).toContain(`GET /v2/integrity/wo/blobs/${l.digest}`);
+  });
+
   it('a connection dropped mid-blob every time fails the pull (125) without a half image; the next pull completes', async () => {
     const store = newStore();
     proxy.fault = { kind: 'drop', digest: big.layers[2].digest };
