@@ -9,5 +9,7 @@ export default defineConfig({
     globalSetup: ['test/helpers/globalSetup.ts'],
     fileParallelism: false,
     reporters: ['default'],
+    // clipanion's ES build imports a directory (lib/platform), which Node's loader refuses: let Vite resolve it.
+    server: { deps: { inline: ['clipanion'] } },
   },
 });
