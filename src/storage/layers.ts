@@ -138,9 +138,10 @@ export async function discardLayerSlot(slot: LayerSlot): Promise<void> {
 /**
  * Unpacks a layer blob (any compression) from STREAM into the store in a user-namespace worker and
  * returns its record. When EXPECTED is given the diff_id must match it. Safe against crashes: the
- * layer is staged under a temporary name, its files are flushed to disk (one syncfs), and only then is
- * layer.json written (fsync'ed) and the directory renamed into place under the store lock — a layer
- * that looks complete after a power cut is complete. SLOT: a worker prepareLayerSlot started for it.
+ * layer is staged under a temporary name, then layer.json is written (fsync'ed) and the directory
+ * renamed into place under the store lock; the record names this boot until a syncfs has made the
+ * files durable (scheduleLayerSync), so a layer that is trusted after a power cut is complete.
+ * SLOT: a worker prepareLayerSlot started for it.
  */
 export async function storeLayer(p: StorePaths, stream: Readable, expected?: string, slot?: LayerSlot): Promise<LayerRecord> {
   if (expected) {
@@ -186,8 +187,20 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   // Recorded before its files are synced, as valid for this boot only: a detached syncer makes it durable
   // once this command is done (scheduleLayerSync), off the pull's critical path (a syncfs(2) here cost
   // 0.07-0.1 s per 120 MB layer).
-  const record: LayerRecord = { diffId: res.diffId, size: res.size, entries: res.entries, created: new Date().toISOString(), unsyncedBoot: currentBootId() };
-  scheduleLayerSync(p);
+  const boot = currentBootId();
+  const record: LayerRecord = { diffId: res.diffId, size: res.size, entries: res.entries, created: new Date().toISOString() };
+  if (boot !== '') {
+    record.unsyncedBoot = boot;
+    scheduleLayerSync(p);
+  } else {
+    // No boot id to tell a later boot by (no /proc): durable before it is recorded, as it must be.
+    try {
+      await syncFilesystem(stage);
+    } catch (e) {
+      await removeTrees([stage]).catch(() => undefined);
+      throw e;
+    }
+  }
   let duplicate = false;
   let replaced: string | undefined;
   await withStoreLock(p, () => {
