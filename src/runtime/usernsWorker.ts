@@ -91,8 +91,11 @@ function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: str
   let h: ReturnType<typeof spawnHelper>;
   try {
     h = spawnHelper(mode, plan, { stdio: [input ? input[0] : 'ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (input) fs.closeSync(input[1]);
+    throw e;
   } finally {
-    if (input) fs.closeSync(input[0]);
+    if (input) fs.closeSync(input[0]);  // the helper has its copy
   }
   const stdin = input ? fs.createWriteStream('', { fd: input[1], highWaterMark: WORKER_INPUT_CHUNK }) : null;
   let stdout = '';
