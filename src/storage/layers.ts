@@ -189,11 +189,13 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   // 0.07-0.1 s per 120 MB layer).
   const boot = currentBootId();
   const record: LayerRecord = { diffId: res.diffId, size: res.size, entries: res.entries, created: new Date().toISOString() };
-  if (boot !== '') {
+  const { fsKind } = require('./fsType') as typeof import('./fsType');
+  if (boot !== '' && !fsKind(p.layers).network) {
     record.unsyncedBoot = boot;
     scheduleLayerSync(p);
   } else {
-    // No boot id to tell a later boot by (no /proc): durable before it is recorded, as it must be.
+    // Durable before it is recorded: with no boot id to tell a later boot by (no /proc), or on a
+    // network filesystem, where other hosts (with boots of their own) may share the store.
     try {
       await syncFilesystem(stage);
     } catch (e) {

@@ -91,6 +91,11 @@ describe.each(providers)('a store on $name', (netfs) => {
     expect(magicOf(local)).not.toBe(netfs.magic);
     // Said once: the marker in the store remembers it.
     expect(fs.existsSync(path.join(root, 'container-dir.json'))).toBe(true);
+    // Its layers are synced before they are recorded: other hosts may share the store, and this host's
+    // boot would mean nothing to them (storage/layers.ts storeLayer).
+    for (const l of entries(path.join(root, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n))) {
+      expect(JSON.parse(fs.readFileSync(path.join(root, 'layers', l, 'layer.json'), 'utf8'))).not.toHaveProperty('unsyncedBoot');
+    }
     const c = await runLodgerOk(['create', '--name', 'netfs-c', 'busybox', 'true'], { store, root });
     expect(c.stderr).not.toMatch(NOTE);
     const id = c.stdout.trim();
