@@ -6,7 +6,7 @@ import { DEFAULT_PATH, type ImageConfig } from '../image/config';
 import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
-import { layerDiffDir, requireLayers } from '../storage/layers';
+import { imageLayerDirs } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { runWorker } from './usernsWorker';
 import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
@@ -77,7 +77,8 @@ export interface Created { rec: ContainerRecord; image: ImageRecord; config: Ima
 export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping): Promise<Created> {
   const src = resolveImageSource(p, o.image);
   const { image, config: cfg } = src;
-  if (!src.squashfs) requireLayers(p, o.image, image.layers);
+  // Top first; every layer must be there before anything is written (a squashfs image has none).
+  const layerDirs = src.squashfs ? [] : imageLayerDirs(p, o.image, image.layers);
   const { entrypoint, cmd } = resolveCommand(cfg, o.command, o.entrypoint);
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   // Devices first: a missing device or CDI spec fails before anything is probed or written.
@@ -150,7 +151,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   await createContainerRecord(p, rec, (dir) => {
     for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
     // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
-    if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : [...image.layers].reverse().map((l) => layerDiffDir(p, l)), mapping.keepId);
+    if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
     adoptImageFiles(src, dir);
     fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
     // Provisional: a container with a network of its own gets them rewritten once it is attached.
@@ -162,8 +163,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     // keep-id namespace, translated back to the id it was stored with (idmap.ts translateIds).
     const ids = mapping.keepId ? [JSON.stringify({ uid: translateIds(mapping.keepId.storage.uid, mapping.uid), gid: translateIds(mapping.keepId.storage.gid, mapping.gid) })] : [];
     const notes = new Set<string>();
-    for (const layer of image.layers) {
-      const { result } = await runWorker<{ notes?: string[] }>('apply', [layerDiffDir(p, layer), rootfs, ...ids], undefined, mapping);
+    for (const layerDir of [...layerDirs].reverse()) {
+      const { result } = await runWorker<{ notes?: string[] }>('apply', [layerDir, rootfs, ...ids], undefined, mapping);
       for (const n of result?.notes ?? []) notes.add(n);
     }
     // E.g. owners a single-id mapping cannot give the copy: the user should know the copy differs.

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { sharedLayerOwners, type SharedLayerOwner } from '../storage/additionalStores';
 import { containerDir, type ContainerRecord } from '../storage/containers';
-import { layerDiffDir } from '../storage/layers';
+import { imageLayerDirs } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { fuseIdMapOptions, mapsHostId, type IdMapping } from './idmap';
 import type { Plan } from './plan';
@@ -24,7 +24,7 @@ export function squashfsMetaDir(p: StorePaths, rec: ContainerRecord): string {
  * child and dies with it (fusemount.c), so nothing is unpacked and nothing outlives the container.
  */
 export function imageLowerDirs(plan: Plan, p: StorePaths, rec: ContainerRecord): string[] {
-  if (!rec.SquashfsImage) return [...rec.Layers].reverse().map((d) => layerDiffDir(p, d));
+  if (!rec.SquashfsImage) return imageLayerDirs(p, rec.Image, rec.Layers);
   const mnt = squashfsMountDir(p, rec);
   plan.add('squashfuse', rec.SquashfsImage, mnt);
   return [mnt];
@@ -41,7 +41,7 @@ export function imageUnmount(plan: Plan, p: StorePaths, rec: ContainerRecord): v
  */
 export function imageReadDirs(p: StorePaths, rec: ContainerRecord): string[] {
   if (rec.SquashfsImage) return [squashfsMetaDir(p, rec)];
-  return [...rec.Layers].reverse().map((d) => layerDiffDir(p, d));
+  return imageLayerDirs(p, rec.Image, rec.Layers);
 }
 
 /**

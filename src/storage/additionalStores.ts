@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../image/registriesConf';
 import { isTable, parseToml, TomlSyntaxError } from '../image/registry/toml';
-import { digestHex, readLayerRecord } from './layers';
+import { digestHex, getLayer, readLayerRecord } from './layers';
 import { storePaths, type StorePaths } from './paths';
 
 export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';
@@ -78,7 +78,7 @@ export function additionalStores(p: StorePaths, systemConf = SYSTEM_STORAGE_CONF
 }
 
 /** The first additional store that has layer HEX complete, with the layer's unpacked directory. */
-function additionalLayer(p: StorePaths, hex: string): { store: StorePaths; diff: string } | undefined {
+export function additionalLayer(p: StorePaths, hex: string): { store: StorePaths; diff: string } | undefined {
   for (const store of additionalStores(p)) {
     const dir = path.join(store.layers, hex);
     if (readLayerRecord(dir)) return { store, diff: path.join(dir, 'diff') };
@@ -86,17 +86,12 @@ function additionalLayer(p: StorePaths, hex: string): { store: StorePaths; diff:
   return undefined;
 }
 
-/** The unpacked directory of layer HEX in the first additional store that has it complete, or undefined. */
-export function additionalLayerDiffDir(p: StorePaths, hex: string): string | undefined {
-  return additionalLayer(p, hex)?.diff;
-}
-
 /** A lower directory of a container that comes from an additional store, with its owner on the host. */
 export interface SharedLayerOwner { store: string; dir: string; uid: number; gid: number }
 
 /**
  * Of LAYERS (diff ids), those a container takes from an additional store — not in the caller's own store,
- * which wins (layers.ts layerDiffDir) — each with the host owner of the layer's diff directory: the root
+ * which wins (layers.ts locateLayer) — each with the host owner of the layer's diff directory: the root
  * directory of the layer, which `import`/`pull` create as root of the populating user's namespace, so its
  * owner says whose ids the layer's files carry. A directory we cannot stat is left out: lodger fails on
  * it later with a better message.
@@ -105,9 +100,8 @@ export function sharedLayerOwners(p: StorePaths, layers: string[]): SharedLayerO
   if (additionalStores(p).length === 0) return [];
   const out: SharedLayerOwner[] = [];
   for (const id of layers) {
-    const hex = digestHex(id);
-    if (fs.existsSync(path.join(p.layers, hex, 'layer.json'))) continue;
-    const shared = additionalLayer(p, hex);
+    if (getLayer(p, id)) continue;  // the caller's own store wins (layers.ts locateLayer)
+    const shared = additionalLayer(p, digestHex(id));
     if (!shared) continue;
     try {
       const st = fs.statSync(shared.diff);

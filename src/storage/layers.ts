@@ -51,14 +51,27 @@ export function layerDir(p: StorePaths, diffId: string): string {
 }
 
 /**
- * The directory overlay uses as a lower layer: this store's, else that of an additional read-only
- * store that has it (additionalStores.ts), else this store's path (where it would be).
+ * Where a container takes layer DIFFID from: this store when it has the layer (getLayer), else the
+ * first additional read-only store that has it (additionalStores.ts; STORE says which), else nowhere.
  */
+export function locateLayer(p: StorePaths, diffId: string): { diff: string; store?: StorePaths } | undefined {
+  if (getLayer(p, diffId)) return { diff: path.join(layerDir(p, diffId), 'diff') };
+  const { additionalLayer } = require('./additionalStores') as typeof import('./additionalStores');
+  return additionalLayer(p, digestHex(diffId));
+}
+
+/** The directory overlay uses as a lower layer (locateLayer), else this store's path (where it would be). */
 export function layerDiffDir(p: StorePaths, diffId: string): string {
-  const own = layerDir(p, diffId);
-  if (getLayer(p, diffId)) return path.join(own, 'diff');
-  const { additionalLayerDiffDir } = require('./additionalStores') as typeof import('./additionalStores');
-  return additionalLayerDiffDir(p, digestHex(diffId)) ?? path.join(own, 'diff');
+  return locateLayer(p, diffId)?.diff ?? path.join(layerDir(p, diffId), 'diff');
+}
+
+/** The unpacked directories of IMAGE's LAYERS, top first (overlay's lowerdir order); fails when one is missing. */
+export function imageLayerDirs(p: StorePaths, image: string, layers: string[]): string[] {
+  return [...layers].reverse().map((d) => {
+    const found = locateLayer(p, d);
+    if (!found) throw new LodgerError('LAYER_MISSING', `image ${image}: layer ${d} is missing from the store (removed, or written just before the machine went down and not kept) — pull or load the image again`);
+    return found.diff;
+  });
 }
 
 /**
@@ -73,16 +86,6 @@ export function getLayer(p: StorePaths, diffId: string): LayerRecord | undefined
 export function readLayerRecord(dir: string): LayerRecord | undefined {
   const rec = readJson<LayerRecord>(path.join(dir, 'layer.json'));
   return rec && trustworthy(rec) ? rec : undefined;
-}
-
-/** Fails unless every layer of IMAGE is present, in this store or an additional one. */
-export function requireLayers(p: StorePaths, image: string, layers: string[]): void {
-  for (const d of layers) {
-    if (getLayer(p, d)) continue;
-    const { additionalLayerDiffDir } = require('./additionalStores') as typeof import('./additionalStores');
-    if (additionalLayerDiffDir(p, digestHex(d))) continue;
-    throw new LodgerError('LAYER_MISSING', `image ${image}: layer ${d} is missing from the store (removed, or written just before the machine went down and not kept) — pull or load the image again`);
-  }
 }
 
 /** This machine in staging names: on a store shared between hosts, a pid means something only on the host that wrote it. */
