@@ -1,7 +1,7 @@
 // Layer blob decompression (gzip, zstd or none, told by magic bytes) with backpressure, and the sha256 of what it yields (diff_id).
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { LodgerError } from '../errors';
-import { native, type NativeLayerDecoder } from '../native';
+import { native, type NativeLayerDecoder } from '../helper/native';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 

@@ -12,7 +12,7 @@ function isWhiteout(st: fs.Stats): boolean {
 
 function isOpaque(dir: string): boolean {
   try {
-    const { native } = require('../native') as typeof import('../native');
+    const { native } = require('../helper/native') as typeof import('../helper/native');
     const v = native().lgetxattr(dir, 'user.overlay.opaque');
     return v !== null && v.toString() === 'y';
   } catch {

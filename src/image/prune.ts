@@ -1,7 +1,7 @@
 // `image prune`: removes images no container uses — only unnamed (dangling) ones unless asked for all — and the layers they alone held.
 import { LodgerError } from '../errors';
-import { containerEntries } from '../runtime/list';
-import { matchesFilters, type PruneFilter } from '../runtime/prune';
+import { containerEntries } from '../containers/list';
+import { matchesFilters, type PruneFilter } from '../containers/prune';
 import { imageConfig, readIndex } from '../storage/images';
 import { listLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';

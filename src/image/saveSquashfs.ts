@@ -7,7 +7,7 @@ import { readBlob } from '../storage/blobs';
 import { findImage } from '../storage/images';
 import { getLayer, layerDiffDir, removeTrees } from '../storage/layers';
 import { ensureStore, type StorePaths } from '../storage/paths';
-import { runWorker } from '../runtime/usernsWorker';
+import { runWorker } from '../helper/usernsWorker';
 import type { SquashResult } from '../worker/squashBuild';
 
 function onPath(tool: string): boolean {

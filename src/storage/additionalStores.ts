@@ -7,7 +7,7 @@
 // are unmapped and show as nobody (65534), which reading does not mind — but changing them does: a copy-up
 // must give the container's copy the file's owner, which the namespace cannot name. Containers of such
 // images therefore use fuse-overlayfs with squash_to_root (sharedLayerOwners here, the decision in
-// storage/driver.ts and runtime/imageLayers.ts; see docs/HPC.md).
+// storage/driver.ts and containers/imageLayers.ts; see docs/HPC.md).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../image/registriesConf';

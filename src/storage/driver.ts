@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { spawnHelper } from '../runtime/helperProcess';
-import type { IdMapping } from '../runtime/idmap';
-import { Plan } from '../runtime/plan';
+import { spawnHelper } from '../helper/helperProcess';
+import type { IdMapping } from '../helper/idmap';
+import { Plan } from '../helper/plan';
 import type { SharedLayerOwner } from './additionalStores';
 import { readJson, writeJsonAtomic } from './atomic';
 import type { StorageDriverName } from './containers';
@@ -89,7 +89,7 @@ const KEEP_ID_WHY = 'the image\'s layers are stored owned by the ids of the defa
 
 /**
  * Says once per shared store what containers of its images get when its owners are not mapped
- * (runtime/imageLayers.ts unmappedSharedLayers): fuse-overlayfs with squash_to_root, or why not.
+ * (containers/imageLayers.ts unmappedSharedLayers): fuse-overlayfs with squash_to_root, or why not.
  */
 function noteSharedStores(p: StorePaths, shared: SharedLayerOwner[], driver: StorageDriverName, requested: boolean): void {
   const seen = new Set<string>();
@@ -118,7 +118,7 @@ function noteSharedStores(p: StorePaths, shared: SharedLayerOwner[], driver: Sto
 }
 
 export interface DriverFor {
-  /** The image's layers from additional stores whose owners the mapping cannot map (runtime/imageLayers.ts). */
+  /** The image's layers from additional stores whose owners the mapping cannot map (containers/imageLayers.ts). */
   shared?: SharedLayerOwner[];
   /** The image is a squashfs file: no layers of the store are mounted. */
   squashfs?: boolean;

@@ -69,6 +69,6 @@ export function classifyMagic(magic: number): { magic: number; name: string; net
 /** The filesystem kind of P (or of its nearest existing ancestor). */
 export function fsKind(p: string): FsKind {
   const checked = existingAncestor(p);
-  const { native } = require('../native') as typeof import('../native');
+  const { native } = require('../helper/native') as typeof import('../helper/native');
   return { ...classifyMagic(native().statfsType(checked)), checked };
 }

@@ -1,7 +1,7 @@
 // Entry of `lodger __worker OP …`: store operations that run as root of the caller's user namespace.
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { WORKER_INPUT_CHUNK } from '../native';
+import { WORKER_INPUT_CHUNK } from '../helper/native';
 
 type Op = (args: string[]) => Promise<unknown>;
 

@@ -26,7 +26,7 @@ export interface SpecialFileOps {
 
 export type FsOps = XattrOps & SpecialFileOps;
 
-/** The part of the native addon (src/native.ts) these operations use. */
+/** The part of the native addon (src/helper/native.ts) these operations use. */
 export interface NativeFsCalls {
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | null;
@@ -254,7 +254,7 @@ let current: FsOps | undefined;
 export function fsOps(): FsOps {
   if (current) return current;
   try {
-    const { native } = require('../native') as typeof import('../native');
+    const { native } = require('../helper/native') as typeof import('../helper/native');
     current = nativeFsOps(native());
   } catch {
     // No addon (not built, or a bundle without it): the tools do the same, one process per call.

@@ -1,7 +1,7 @@
 // Masked and read-only /proc and /sys paths: hidden or read-only inside, impossible to unmount or remove from inside, off with --privileged or systempaths=unconfined.
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MASKED_PATHS, READONLY_PATHS } from '../../src/runtime/containerPlan';
+import { MASKED_PATHS, READONLY_PATHS } from '../../src/containers/containerPlan';
 import { busyboxStore, expectExit, securityPrereqs, type SecurityStore } from './securityHarness';
 
 const ready = securityPrereqs();

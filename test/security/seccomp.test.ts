@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultSeccompProfile } from '../../src/runtime/seccompProfile';
+import { defaultSeccompProfile } from '../../src/security/seccompProfile';
 import { busyboxStore, expectExit, probeResults, Sentinel, securityPrereqs, statusFields, sysprobeDir, type SecurityStore } from './securityHarness';
 
 const ready = securityPrereqs({ gcc: true });

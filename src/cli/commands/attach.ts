@@ -38,7 +38,7 @@ export class AttachCommand extends LodgerCommand {
   container = Option.String({ required: true });
 
   async run(): Promise<number> {
-    const { attachContainer, parseDetachKeys } = await import('../../runtime/attach');
+    const { attachContainer, parseDetachKeys } = await import('../../containers/attach');
     const { resolveContainer } = await import('../../storage/containers');
     const v = this.sigProxy;
     if (v !== undefined && typeof v !== 'boolean' && v !== 'true' && v !== 'false') {

@@ -20,7 +20,7 @@ export class CommitCommand extends LodgerCommand {
   image = Option.String({ required: false, name: 'REPOSITORY[:TAG]' });
 
   async run(): Promise<number> {
-    const { commitContainer } = await import('../../runtime/commit');
+    const { commitContainer } = await import('../../containers/commit');
     const img = await commitContainer(await this.store(), this.container, this.image, { changes: this.change, message: this.message, author: this.author, pause: this.pause });
     this.context.stdout.write(`${img.id}\n`);
     return 0;

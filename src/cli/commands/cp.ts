@@ -24,7 +24,7 @@ export class CpCommand extends LodgerCommand {
   dest = Option.String({ required: true, name: 'DEST' });
 
   async run(): Promise<number> {
-    const { copyFiles } = await import('../../runtime/copy');
+    const { copyFiles } = await import('../../containers/copy');
     const r = await copyFiles(await this.store(), this.src, this.dest, { archive: this.archive, follow: this.followLink }, this.context.stdout);
     for (const n of r.notes) this.context.stderr.write(`lodger: note: ${n}\n`);
     if (!this.quiet && r.dest !== '-' && (this.context.stderr as { isTTY?: boolean }).isTTY) {

@@ -16,7 +16,7 @@ export class ExecCommand extends LodgerCommand {
   container = Option.String({ required: true });
   command = Option.Proxy();
   async run(): Promise<number> {
-    const { execInContainer } = await import('../../runtime/exec');
+    const { execInContainer } = await import('../../containers/exec');
     const { resolveContainer } = await import('../../storage/containers');
     const p = await this.store();
     return execInContainer(p, resolveContainer(p, this.container), {

@@ -13,7 +13,7 @@ export class ExportCommand extends LodgerCommand {
   container = Option.String({ required: true, name: 'CONTAINER' });
 
   async run(): Promise<number> {
-    const { exportContainer } = await import('../../runtime/exportFs');
+    const { exportContainer } = await import('../../containers/exportFs');
     const r = await exportContainer(await this.store(), this.container, this.output, this.context.stdout);
     for (const n of r.notes) this.context.stderr.write(`lodger: note: ${n}\n`);
     return 0;

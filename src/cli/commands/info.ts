@@ -9,7 +9,7 @@ export class InfoCommand extends LodgerCommand {
   format = Option.String('--format', { description: 'json for machine-readable output' });
 
   async run(): Promise<number> {
-    const { gatherInfo } = await import('../../runtime/info');
+    const { gatherInfo } = await import('../../system/info');
     const info = await gatherInfo(await this.store());
     if (this.format === 'json') this.context.stdout.write(JSON.stringify(info, null, 2) + '\n');
     else if (this.format) {
@@ -34,7 +34,7 @@ export class VersionCommand extends LodgerCommand {
   static override paths = [['version'], ['--version']];
   static override usage = Command.Usage({ description: 'Show the lodger version' });
   async run(): Promise<number> {
-    const { packageRoot } = await import('../../native');
+    const { packageRoot } = await import('../../helper/native');
     const pkg = JSON.parse(fs.readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
     this.context.stdout.write(`lodger version ${pkg.version}\nnode ${process.version}\n`);
     return 0;

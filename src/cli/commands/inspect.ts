@@ -9,7 +9,7 @@ export class InspectCommand extends LodgerCommand {
   type = Option.String('--type', { description: 'container or image' });
   objects = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { inspectContainer, inspectImage } = await import('../../runtime/inspect');
+    const { inspectContainer, inspectImage } = await import('../../containers/inspect');
     const { resolveContainer, readContainer } = await import('../../storage/containers');
     const { findImage } = await import('../../storage/images');
     const { LodgerError } = await import('../../errors');

@@ -7,9 +7,9 @@ export class CreateCommand extends ContainerOptionsCommand {
   static override paths = [['create'], ['container', 'create']];
   static override usage = Command.Usage({ description: 'Create a container without starting it', examples: [['Create, then start', 'lodger create --name web busybox httpd -f && lodger start web']] });
   async run(): Promise<number> {
-    const { createContainer } = await import('../../runtime/create');
-    const { callerMapping } = await import('../../runtime/usernsWorker');
-    const { warnMapping } = await import('../../runtime/run');
+    const { createContainer } = await import('../../containers/create');
+    const { callerMapping } = await import('../../helper/usernsWorker');
+    const { warnMapping } = await import('../../containers/run');
     const mapping = callerMapping(this.userns);
     warnMapping(mapping);
     const { rec } = await createContainer(await this.store(), this.createOptions(), mapping);
@@ -32,7 +32,7 @@ export class StartCommand extends LodgerCommand {
   interactive = Option.Boolean('-i,--interactive', false, { description: 'Attach stdin' });
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { startExisting } = await import('../../runtime/startExisting');
+    const { startExisting } = await import('../../containers/startExisting');
     if (this.attach || this.interactive) {
       const { resolveContainer } = await import('../../storage/containers');
       const p = await this.store();
@@ -48,7 +48,7 @@ export class StopCommand extends LodgerCommand {
   time = Option.String('-t,--time', { description: 'Seconds to wait before SIGKILL (default 10)' });
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { stopContainer } = await import('../../runtime/lifecycle');
+    const { stopContainer } = await import('../../containers/lifecycle');
     const p = await this.store();
     return eachContainer(this, this.containers, (id) => stopContainer(p, id, this.time === undefined ? undefined : Number(this.time)));
   }
@@ -60,7 +60,7 @@ export class KillCommand extends LodgerCommand {
   signal = Option.String('-s,--signal', 'SIGKILL', { description: 'Signal name or number' });
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { killContainer } = await import('../../runtime/lifecycle');
+    const { killContainer } = await import('../../containers/lifecycle');
     const p = await this.store();
     return eachContainer(this, this.containers, (id) => killContainer(p, id, this.signal));
   }
@@ -72,8 +72,8 @@ export class RestartCommand extends LodgerCommand {
   time = Option.String('-t,--time', { description: 'Seconds to wait before SIGKILL (default 10)' });
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { stopContainer } = await import('../../runtime/lifecycle');
-    const { startExisting } = await import('../../runtime/startExisting');
+    const { stopContainer } = await import('../../containers/lifecycle');
+    const { startExisting } = await import('../../containers/startExisting');
     const p = await this.store();
     return eachContainer(this, this.containers, async (id) => {
       await stopContainer(p, id, this.time === undefined ? undefined : Number(this.time));
@@ -87,7 +87,7 @@ export class WaitCommand extends LodgerCommand {
   static override usage = Command.Usage({ description: 'Block until containers stop, then print their exit codes' });
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { waitContainer } = await import('../../runtime/lifecycle');
+    const { waitContainer } = await import('../../containers/lifecycle');
     const { resolveContainer } = await import('../../storage/containers');
     const p = await this.store();
     for (const ref of this.containers) this.context.stdout.write(`${await waitContainer(p, resolveContainer(p, ref))}\n`);

@@ -11,7 +11,7 @@ export class LogsCommand extends LodgerCommand {
   since = Option.String('--since', { description: 'Only output since a time or a duration ago (e.g. 10m)' });
   container = Option.String({ required: true });
   async run(): Promise<number> {
-    const { streamLogs } = await import('../../runtime/logs');
+    const { streamLogs } = await import('../../containers/logs');
     const { resolveContainer } = await import('../../storage/containers');
     const p = await this.store();
     const tail = this.tail === undefined || this.tail === 'all' ? undefined : Number(this.tail);

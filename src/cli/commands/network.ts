@@ -10,7 +10,7 @@ export class PortCommand extends LodgerCommand {
   port = Option.String({ required: false });
   async run(): Promise<number> {
     const { resolveContainer } = await import('../../storage/containers');
-    const { readNetworkInfo } = await import('../../runtime/networkSetup');
+    const { readNetworkInfo } = await import('../../containers/networkSetup');
     const { formatPortMappings, lookupPublishedPort } = await import('../../network/ports');
     const p = await this.store();
     const id = resolveContainer(p, this.container);

@@ -13,7 +13,7 @@ export class ContainerPruneCommand extends LodgerCommand {
   filter = Option.Array('--filter', [], { description: 'Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")' });
 
   async run(): Promise<number> {
-    const { parsePruneFilters, pruneContainers } = await import('../../runtime/prune');
+    const { parsePruneFilters, pruneContainers } = await import('../../containers/prune');
     const filters = parsePruneFilters(this.filter);
     if (!this.force) {
       const { confirm } = await import('../confirm');
@@ -40,7 +40,7 @@ export class ImagePruneCommand extends LodgerCommand {
   filter = Option.Array('--filter', [], { description: 'Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")' });
 
   async run(): Promise<number> {
-    const { parsePruneFilters } = await import('../../runtime/prune');
+    const { parsePruneFilters } = await import('../../containers/prune');
     const { pruneImages } = await import('../../image/prune');
     const filters = parsePruneFilters(this.filter);
     if (!this.force) {

@@ -13,7 +13,7 @@ export class PsCommand extends LodgerCommand {
   filter = Option.Array('-f,--filter', [], { description: 'Filter: status=, name=, id=, label=, ancestor=' });
 
   async run(): Promise<number> {
-    const { listContainers } = await import('../../runtime/list');
+    const { listContainers } = await import('../../containers/list');
     const rows = listContainers(await this.store(), { all: this.all || this.filter.length > 0, filters: this.filter });
     if (this.quiet) {
       this.context.stdout.write(rows.map((r) => (this.noTrunc ? r.Id : r.Id.slice(0, 12)) + '\n').join(''));

@@ -9,7 +9,7 @@ export class RenameCommand extends LodgerCommand {
   newName = Option.String({ required: true, name: 'NEW_NAME' });
 
   async run(): Promise<number> {
-    const { renameContainer } = await import('../../runtime/rename');
+    const { renameContainer } = await import('../../containers/rename');
     await renameContainer(await this.store(), this.container, this.newName);
     return 0;
   }

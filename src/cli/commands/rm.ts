@@ -10,7 +10,7 @@ export class RmCommand extends LodgerCommand {
 
   async run(): Promise<number> {
     const { resolveContainer } = await import('../../storage/containers');
-    const { removeContainer } = await import('../../runtime/remove');
+    const { removeContainer } = await import('../../containers/remove');
     const p = await this.store();
     return this.eachRef(this.containers, async (ref) => {
       await removeContainer(p, resolveContainer(p, ref), this.force);

@@ -1,7 +1,7 @@
 // `lodger run`: create and start a container from an image.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
-import type { CreateOptions } from '../../runtime/options';
+import type { CreateOptions } from '../../containers/options';
 
 /** The flags `run` and `create` share, as Docker spells them. */
 export abstract class ContainerOptionsCommand extends LodgerCommand {
@@ -81,7 +81,7 @@ export class RunCommand extends ContainerOptionsCommand {
   });
 
   async run(): Promise<number> {
-    const { runContainer } = await import('../../runtime/run');
+    const { runContainer } = await import('../../containers/run');
     return runContainer(await this.store(), this.createOptions());
   }
 }

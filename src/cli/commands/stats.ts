@@ -12,7 +12,7 @@ export class StatsCommand extends LodgerCommand {
   all = Option.Boolean('-a,--all', false);
   containers = Option.Rest();
   async run(): Promise<number> {
-    const { sampleStats } = await import('../../runtime/stats');
+    const { sampleStats } = await import('../../containers/stats');
     const { resolveContainer, listContainerIds, liveState, readState } = await import('../../storage/containers');
     const p = await this.store();
     const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
@@ -35,7 +35,7 @@ abstract class FreezeCommand extends LodgerCommand {
   abstract readonly freeze: boolean;
   containers = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { pauseContainer } = await import('../../runtime/stats');
+    const { pauseContainer } = await import('../../containers/stats');
     const p = await this.store();
     return eachContainer(this, this.containers, (id) => pauseContainer(p, id, this.freeze));
   }

@@ -14,7 +14,7 @@ export class SystemDfCommand extends LodgerCommand {
   format = Option.String('--format', { description: 'json, or a Go template over Type, TotalCount, Active, Size, Reclaimable' });
 
   async run(): Promise<number> {
-    const { diskUsage } = await import('../../runtime/systemDf');
+    const { diskUsage } = await import('../../system/systemDf');
     const r = await diskUsage(await this.store());
     const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
     const rows = r.summary.map((s) => ({ ...s, TotalCount: String(s.TotalCount), Active: String(s.Active), Size: humanSize(s.Size), Reclaimable: `${humanSize(s.Reclaimable)}${pct(s.Reclaimable, s.Size)}` }));

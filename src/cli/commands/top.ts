@@ -14,7 +14,7 @@ export class TopCommand extends LodgerCommand {
   psArgs = Option.Proxy({ name: 'ps OPTIONS' });
 
   async run(): Promise<number> {
-    const { containerProcesses, topTable } = await import('../../runtime/top');
+    const { containerProcesses, topTable } = await import('../../containers/top');
     const t = topTable(containerProcesses(await this.store(), this.container), this.psArgs);
     this.context.stdout.write(table([t.Titles, ...t.Processes]));
     return 0;

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCpArg } from '../../../src/runtime/copy';
-import { matchesFilters, parsePruneFilters, untilTime } from '../../../src/runtime/prune';
-import { topColumns, topTable, type ProcInfo } from '../../../src/runtime/top';
+import { parseCpArg } from '../../../src/containers/copy';
+import { matchesFilters, parsePruneFilters, untilTime } from '../../../src/containers/prune';
+import { topColumns, topTable, type ProcInfo } from '../../../src/containers/top';
 import { TarWriter } from '../../../src/worker/tarWriter';
 
 describe('cp arguments', () => {

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { additionalStores, storageConfStores } from '../../../src/storage/additionalStores';
 import { storePaths } from '../../../src/storage/paths';
-import { unmappedSharedLayers } from '../../../src/runtime/imageLayers';
-import type { IdMapping } from '../../../src/runtime/idmap';
+import { unmappedSharedLayers } from '../../../src/containers/imageLayers';
+import type { IdMapping } from '../../../src/helper/idmap';
 
 let dir: string;
 let systemConf: string;

@@ -1,0 +1,120 @@
+// `commit`: a container's writable layer becomes the top layer of a new image (config, manifest and blobs as `pull` would leave them).
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { LodgerError } from '../errors';
+import { applyChanges } from '../image/changes';
+import { parseReferenceParts } from '../image/reference';
+import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../image/config';
+import { putBlob, putBlobStream } from '../storage/blobs';
+import { containerDir, liveState, readContainer, readState, resolveContainer, type ContainerRecord } from '../storage/containers';
+import { addImage, imageConfig, imageManifest, qualifyLocalName, readIndex, type ImageRecord } from '../storage/images';
+import { storeLayer } from '../storage/layers';
+import { ensureStore, type StorePaths } from '../storage/paths';
+import type { PackResult } from '../worker/treeTar';
+import { callerMapping, runWorker } from '../helper/usernsWorker';
+
+export interface CommitOptions {
+  /** -c/--change: Dockerfile instructions applied to the new image's config. */
+  changes: string[];
+  message?: string;
+  author?: string;
+  /** -p/--pause (default true): freeze a running container while its layer is read, when it has a cgroup. */
+  pause: boolean;
+}
+
+/** Docker's rule: the new image runs as the container ran — its command, environment, user and directory. */
+function containerRuntimeConfig(base: ImageRuntimeConfig, rec: ContainerRecord): ImageRuntimeConfig {
+  const c = rec.Config;
+  const out: ImageRuntimeConfig = { ...base, Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint };
+  if (c.User) out.User = c.User; else delete out.User;
+  if (c.WorkingDir) out.WorkingDir = c.WorkingDir; else delete out.WorkingDir;
+  if (c.Labels && Object.keys(c.Labels).length) out.Labels = c.Labels;
+  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) out.ExposedPorts = c.ExposedPorts;
+  if (c.StopSignal) out.StopSignal = c.StopSignal;
+  return out;
+}
+
+/** An OCI manifest may only name OCI layer types; Docker's gzip layer is the same bytes under another name. */
+function ociLayer(d: Descriptor): Descriptor {
+  const mediaType = d.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : d.mediaType;
+  return { mediaType, digest: d.digest, size: d.size };
+}
+
+/** Runs FN with the container frozen when it is running in a cgroup of its own (as `docker commit` pauses). */
+async function paused<T>(p: StorePaths, rec: ContainerRecord, pause: boolean, fn: () => Promise<T>): Promise<T> {
+  const st = liveState(readState(p, rec.Id));
+  if (!pause || !st.Running || st.Paused || !st.CgroupPath) return fn();
+  const { freeze, thaw } = await import('../cgroups/containerCgroup');
+  try {
+    await freeze(st.CgroupPath);
+  } catch (e) {
+    // A container we cannot freeze is committed as it runs, as when it has no cgroup.
+    process.stderr.write(`lodger: note: could not pause ${rec.Name} for the commit (${(e as Error).message}); its files are read while it runs\n`);
+    return fn();
+  }
+  try { return await fn(); } finally { await thaw(st.CgroupPath); }
+}
+
+export async function commitContainer(p: StorePaths, ref: string, name: string | undefined, o: CommitOptions): Promise<ImageRecord> {
+  const id = resolveContainer(p, ref);
+  const rec = readContainer(p, id);
+  if (!rec) throw new LodgerError('NO_SUCH_CONTAINER', `no such container: ${ref}`);
+  if (rec.Driver === 'vfs') {
+    throw new LodgerError('COMMIT_VFS', `commit ${rec.Name}: the container uses the vfs storage driver, which keeps no separate layer of its changes — create it with --storage-driver overlay (or fuse-overlayfs) to commit it, or use "lodger export" and "lodger import"`);
+  }
+  const parent = readIndex(p).find((i) => i.id === rec.ImageID);
+  // A squashfs file saved from an image still in the store has that image's config digest, so it builds on its layers.
+  if (!parent && rec.SquashfsImage) throw new LodgerError('COMMIT_SQUASHFS', `commit ${rec.Name}: it runs from the squashfs file ${rec.SquashfsImage}, whose image is not in the store to build a layer on — use "lodger export" and "lodger import" instead`);
+  if (!parent) throw new LodgerError('COMMIT_NO_IMAGE', `commit ${rec.Name}: its image ${rec.ImageID.slice(7, 19)} is no longer in the store — load or pull "${rec.Image}" again first`);
+  // Validated before any work: a bad name or --change is the user's mistake, not a half-made image.
+  if (name) parseReferenceParts(name);
+  const parentCfg = imageConfig(p, parent);
+  const runtime = applyChanges(containerRuntimeConfig(parentCfg.config ?? {}, rec), o.changes);
+  const parentManifest = imageManifest(p, parent);
+
+  ensureStore(p);
+  const tarFile = path.join(p.tmp, `commit-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+  try {
+    const upper = path.join(containerDir(p, id), 'upper');
+    // keep-id's upper layer is kept in the store's default ownership (fuse-overlayfs maps it back), so
+    // it is read under the default mapping like any layer.
+    const mapping = callerMapping(rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
+    await paused(p, rec, o.pause, () => runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping));
+    // One pass keeps the compressed blob (for save and push), the other unpacks the layer and names it.
+    const [blob, layer] = await Promise.all([
+      putBlobStream(p, fs.createReadStream(tarFile).pipe(zlib.createGzip())),
+      storeLayer(p, fs.createReadStream(tarFile)),
+    ]);
+    const created = new Date().toISOString();
+    const cmd = [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' ');
+    const config: ImageConfig = {
+      ...parentCfg,
+      created,
+      config: runtime,
+      rootfs: { type: 'layers', diff_ids: [...parentCfg.rootfs.diff_ids, layer.diffId] },
+      history: [...(parentCfg.history ?? []), { created, created_by: cmd, ...(o.message ? { comment: o.message } : {}) }],
+    };
+    if (o.author) config.author = o.author; else delete config.author;
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const configDigest = putBlob(p, configBytes);
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MEDIA.ociManifest,
+      config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
+      layers: [...parentManifest.layers.map(ociLayer), { mediaType: MEDIA.ociLayerGzip, digest: blob.digest, size: blob.size }],
+    };
+    const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
+    return await addImage(p, {
+      id: configDigest,
+      names: name ? [qualifyLocalName(name)] : [],
+      manifestDigest,
+      layers: [...parent.layers, layer.diffId],
+      created,
+      size: parent.size + layer.size,
+    });
+  } finally {
+    fs.rmSync(tarFile, { force: true });
+  }
+}

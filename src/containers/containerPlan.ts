@@ -1,0 +1,143 @@
+// Builds the helper plan for a container: namespaces, id maps, rootfs assembly, /dev /proc /sys, binds, the process.
+import * as path from 'node:path';
+import { containerDir, type ContainerRecord } from '../storage/containers';
+import { overlayOptions } from '../storage/driver';
+import type { StorePaths } from '../storage/paths';
+import { checkUserMapped, hostIdFor, type IdMapping } from '../helper/idmap';
+import { keepIdEtcFiles } from './keepId';
+import { bindFlags } from '../devices/devices';
+import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
+import { Plan } from '../helper/plan';
+import { securityRecords, securitySettings } from '../security/security';
+
+/** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
+export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/dev/block', '/sys/devices/virtual/powercap'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const HOST_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+export interface ProcessSpec {
+  uid: number;
+  gid: number;
+  groups: number[];
+  cwd: string;
+  env: string[];
+  argv: string[];
+}
+
+export interface ContainerPlanInput {
+  store: StorePaths;
+  rec: ContainerRecord;
+  mapping: IdMapping;
+  process: ProcessSpec;
+  /** Remove the container's directory when it exits (--rm). */
+  removeOnExit: boolean;
+  cgroupPath?: string;
+  waitForGo?: boolean;
+  /** --network container:X: X's init pid, whose user and network namespaces are joined. */
+  joinNetnsPid?: number;
+  /** The container's runtime dir (network sockets, logs): removed after the final exit. */
+  runtimeDir?: string;
+  tty?: { rows: number; cols: number };
+  keepStdin: boolean;
+}
+
+/**
+ * Where the monitor of a detached container created with -i listens for `lodger attach` to give the
+ * container stdin: in the container's runtime dir (networkSetup.ts containerRuntimeDir, whose short id
+ * keeps the path under sun_path's 108 bytes). The monitor makes the directory if the network did not.
+ */
+export function attachSocketPath(store: StorePaths, id: string): string {
+  return path.join(store.runtime, 'c', id.slice(0, 12), 'attach.sock');
+}
+
+export function containerRootfs(store: StorePaths, rec: ContainerRecord): string {
+  const dir = containerDir(store, rec.Id);
+  return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
+}
+
+export function buildContainerPlan(i: ContainerPlanInput): Plan {
+  const { rec, store } = i;
+  checkUserMapped(i.mapping, i.process.uid, i.process.gid, i.process.groups);
+  const dir = containerDir(store, rec.Id);
+  const rootfs = containerRootfs(store, rec);
+  const hostNet = rec.HostConfig.NetworkMode === 'host';
+  const ns = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
+  if (!hostNet && !i.joinNetnsPid) ns.push('net');
+  const plan = new Plan().namespaces(ns).idmap(i.mapping);
+
+  plan.inPhase('prepare');
+  if (rec.Driver !== 'vfs') {
+    const lower = imageLowerDirs(plan, store, rec);
+    const extra = rec.Driver === 'fuse-overlayfs' ? fuseOverlayExtraOptions(store, rec, i.mapping) : '';
+    const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay', extra);
+    if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
+    else plan.add('fuse-overlayfs', rootfs, opts);
+  }
+
+  plan.inPhase('setup');
+  plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
+  // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
+  for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
+  // --device and CDI device nodes: the host's node bound the same way (devices.ts).
+  for (const d of rec.HostConfig.Devices ?? []) plan.bind(d.PathOnHost, d.PathInContainer, ['rec']);
+  const ttyGid = hostIdFor(i.mapping.gid, 5) !== undefined ? ',gid=5' : '';
+  plan.mount('devpts', '/dev/pts', 'devpts', ['nosuid', 'noexec'], `newinstance,ptmxmode=0666,mode=0620${ttyGid}`);
+  plan.symlink('pts/ptmx', '/dev/ptmx');
+  plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], 'mode=1777,size=65536k');
+  plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  plan.symlink('/proc/self/fd', '/dev/fd');
+  plan.symlink('/proc/self/fd/0', '/dev/stdin');
+  plan.symlink('/proc/self/fd/1', '/dev/stdout');
+  plan.symlink('/proc/self/fd/2', '/dev/stderr');
+  if (hostNet) {
+    // sysfs can only be mounted by the owner of the network namespace; share the host's, read-only.
+    plan.bind('/sys', '/sys', ['rec', 'ro', 'nosuid', 'nodev', 'noexec']);
+  } else {
+    plan.mount('sysfs', '/sys', 'sysfs', ['nosuid', 'nodev', 'noexec', 'ro']);
+    plan.mount('cgroup2', '/sys/fs/cgroup', 'cgroup2', ['nosuid', 'nodev', 'noexec', 'ro']);
+  }
+  for (const f of ['hostname', 'hosts', 'resolv.conf']) plan.bind(path.join(dir, f), `/etc/${f}`);
+  if (rec.HostConfig.UsernsMode === 'keep-id') for (const [host, at] of keepIdEtcFiles(dir)) plan.bind(host, at);
+  for (const m of rec.Mounts) {
+    if (m.Type !== 'bind') continue;
+    plan.bind(m.Source, m.Destination, bindFlags(m));
+  }
+  plan.mkdir(i.process.cwd);
+  if (!rec.HostConfig.Privileged && !securitySettings(rec.HostConfig.SecurityOpt ?? []).unmaskSystemPaths) {
+    for (const m of MASKED_PATHS) plan.mask(m);
+    for (const r of READONLY_PATHS) plan.readonly(r);
+  }
+  if (rec.HostConfig.ReadonlyRootfs) plan.remountReadonly('/');
+  if (!hostNet) plan.add('loopback-up');
+
+  plan.inPhase('cleanup');
+  if (i.runtimeDir) {
+    // pasta holds the namespace it serves and would outlive the container: stop it by its pid file.
+    plan.add('kill-pidfile', path.join(i.runtimeDir, 'pasta.pid'));
+    plan.rmtree(i.runtimeDir);
+  }
+  if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
+  if (i.removeOnExit) plan.rmtree(dir);
+
+  plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
+  if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
+  if (i.waitForGo) plan.add('wait-go');
+  if (i.joinNetnsPid) plan.add('join-netns', String(i.joinNetnsPid));
+  if (rec.HostConfig.Init) plan.add('init');
+  if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
+  plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
+  // Used by a detached helper only (the monitor); an attached one gives the container our own stdin.
+  if (i.keepStdin) plan.add('attach-socket', attachSocketPath(store, rec.Id));
+  plan.add('user', String(i.process.uid), String(i.process.gid));
+  // Capabilities, no_new_privs and seccomp for this user (security.ts; carried out by caps.c/seccomp.c).
+  for (const r of securityRecords(rec.HostConfig, i.process.uid)) plan.add(...r);
+  if (i.process.groups.length) plan.add('groups', ...(i.process.groups.map(String) as [string, ...string[]]));
+  plan.add('cwd', i.process.cwd);
+  if (i.process.env.length) plan.add('env', ...(i.process.env as [string, ...string[]]));
+  plan.add('argv', ...(i.process.argv as [string, ...string[]]));
+  return plan;
+}
