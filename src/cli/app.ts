@@ -2,68 +2,98 @@
 import { Builtins, Cli, type CommandClass } from 'clipanion';
 
 /**
- * The command modules. Each is loaded only when the command line's first word is one of its own
- * (BY_WORD): a module's imports (the registry client, the network code, …) take start-up time a
- * `run` should not pay. Help, a typo and the `container`/`image` groups load them all.
+ * The command modules, one per command (src/cli/commands mirrors the command paths). Each is loaded
+ * only when the command line's first word is one of its own (BY_WORD): a module's imports (the
+ * registry client, the network code, …) take start-up time a `run` should not pay. Help and a typo
+ * load them all.
  */
 export const COMMAND_MODULES = {
-  run: async () => [(await import('./commands/run')).RunCommand],
-  lifecycle: async () => {
-    const m = await import('./commands/lifecycle');
-    return [m.CreateCommand, m.StartCommand, m.StopCommand, m.KillCommand, m.RestartCommand, m.WaitCommand];
-  },
-  network: async () => {
-    const m = await import('./commands/network');
-    return [m.PortCommand, m.NetworkCreateCommand, m.NetworkLsCommand, m.NetworkRmCommand, m.NetworkInspectCommand];
-  },
-  stats: async () => {
-    const m = await import('./commands/stats');
-    return [m.StatsCommand, m.PauseCommand, m.UnpauseCommand];
-  },
-  registry: async () => {
-    const m = await import('./commands/registry');
-    return [m.PullCommand, m.PushCommand, m.LoginCommand, m.LogoutCommand, m.TagCommand];
-  },
-  logs: async () => [(await import('./commands/logs')).LogsCommand],
   attach: async () => [(await import('./commands/attach')).AttachCommand],
+  commit: async () => [(await import('./commands/commit')).CommitCommand],
+  containerPrune: async () => [(await import('./commands/container/prune')).ContainerPruneCommand],
+  cp: async () => [(await import('./commands/cp')).CpCommand],
+  create: async () => [(await import('./commands/create')).CreateCommand],
   exec: async () => [(await import('./commands/exec')).ExecCommand],
-  inspect: async () => [(await import('./commands/inspect')).InspectCommand],
-  import: async () => [(await import('./commands/import')).ImportCommand],
+  export: async () => [(await import('./commands/export')).ExportCommand],
+  imagePrune: async () => [(await import('./commands/image/prune')).ImagePruneCommand],
   images: async () => [(await import('./commands/images')).ImagesCommand],
+  import: async () => [(await import('./commands/import')).ImportCommand],
+  info: async () => [(await import('./commands/info')).InfoCommand],
+  inspect: async () => [(await import('./commands/inspect')).InspectCommand],
+  kill: async () => [(await import('./commands/kill')).KillCommand],
+  load: async () => [(await import('./commands/load')).LoadCommand],
+  login: async () => [(await import('./commands/login')).LoginCommand],
+  logout: async () => [(await import('./commands/logout')).LogoutCommand],
+  logs: async () => [(await import('./commands/logs')).LogsCommand],
+  networkCreate: async () => [(await import('./commands/network/create')).NetworkCreateCommand],
+  networkInspect: async () => [(await import('./commands/network/inspect')).NetworkInspectCommand],
+  networkLs: async () => [(await import('./commands/network/ls')).NetworkLsCommand],
+  networkRm: async () => [(await import('./commands/network/rm')).NetworkRmCommand],
+  pause: async () => [(await import('./commands/pause')).PauseCommand],
+  port: async () => [(await import('./commands/port')).PortCommand],
   ps: async () => [(await import('./commands/ps')).PsCommand],
+  pull: async () => [(await import('./commands/pull')).PullCommand],
+  push: async () => [(await import('./commands/push')).PushCommand],
+  rename: async () => [(await import('./commands/rename')).RenameCommand],
+  restart: async () => [(await import('./commands/restart')).RestartCommand],
   rm: async () => [(await import('./commands/rm')).RmCommand],
   rmi: async () => [(await import('./commands/rmi')).RmiCommand],
-  load: async () => [(await import('./commands/load')).LoadCommand],
-  info: async () => {
-    const m = await import('./commands/info');
-    return [m.InfoCommand, m.VersionCommand];
-  },
-  cp: async () => [(await import('./commands/cp')).CpCommand],
-  commit: async () => [(await import('./commands/commit')).CommitCommand],
-  export: async () => [(await import('./commands/export')).ExportCommand],
+  run: async () => [(await import('./commands/run')).RunCommand],
   save: async () => [(await import('./commands/save')).SaveCommand],
+  start: async () => [(await import('./commands/start')).StartCommand],
+  stats: async () => [(await import('./commands/stats')).StatsCommand],
+  stop: async () => [(await import('./commands/stop')).StopCommand],
+  systemDf: async () => [(await import('./commands/system/df')).SystemDfCommand],
+  tag: async () => [(await import('./commands/tag')).TagCommand],
   top: async () => [(await import('./commands/top')).TopCommand],
-  rename: async () => [(await import('./commands/rename')).RenameCommand],
-  prune: async () => {
-    const m = await import('./commands/prune');
-    return [m.ContainerPruneCommand, m.ImagePruneCommand];
-  },
-  systemDf: async () => [(await import('./commands/systemDf')).SystemDfCommand],
+  unpause: async () => [(await import('./commands/unpause')).UnpauseCommand],
+  version: async () => [(await import('./commands/version')).VersionCommand],
+  wait: async () => [(await import('./commands/wait')).WaitCommand],
 } satisfies Record<string, () => Promise<CommandClass[]>>;
 
 export type CommandModule = keyof typeof COMMAND_MODULES;
 
 /** The modules whose commands start with a word; test/unit/cli/commandModules.test.ts checks it against every command's paths. */
 export const BY_WORD: Record<string, CommandModule[]> = {
+  '--version': ['version'],
+  attach: ['attach'],
+  commit: ['commit'],
+  container: ['attach', 'commit', 'containerPrune', 'cp', 'create', 'exec', 'export', 'inspect', 'kill', 'logs', 'pause', 'port', 'ps', 'rename', 'restart', 'rm', 'run', 'start', 'stats', 'stop', 'top', 'unpause', 'wait'],
+  cp: ['cp'],
+  create: ['create'],
+  exec: ['exec'],
+  export: ['export'],
+  image: ['imagePrune', 'images', 'import', 'inspect', 'load', 'pull', 'push', 'rmi', 'save', 'tag'],
+  images: ['images'],
+  import: ['import'],
+  info: ['info'],
+  inspect: ['inspect'],
+  kill: ['kill'],
+  load: ['load'],
+  login: ['login'],
+  logout: ['logout'],
+  logs: ['logs'],
+  network: ['networkCreate', 'networkInspect', 'networkLs', 'networkRm'],
+  pause: ['pause'],
+  port: ['port'],
+  ps: ['ps'],
+  pull: ['pull'],
+  push: ['push'],
+  rename: ['rename'],
+  restart: ['restart'],
+  rm: ['rm'],
+  rmi: ['rmi'],
   run: ['run'],
-  create: ['lifecycle'], start: ['lifecycle'], stop: ['lifecycle'], kill: ['lifecycle'], restart: ['lifecycle'], wait: ['lifecycle'],
-  port: ['network'], network: ['network'],
-  stats: ['stats'], pause: ['stats'], unpause: ['stats'],
-  pull: ['registry'], push: ['registry'], login: ['registry'], logout: ['registry'], tag: ['registry'],
-  logs: ['logs'], attach: ['attach'], exec: ['exec'], inspect: ['inspect'], import: ['import'], images: ['images'],
-  ps: ['ps'], rm: ['rm'], rmi: ['rmi'], load: ['load'], info: ['info'], version: ['info'], '--version': ['info'],
-  cp: ['cp'], commit: ['commit'], export: ['export'], save: ['save'], top: ['top'], rename: ['rename'],
+  save: ['save'],
+  start: ['start'],
+  stats: ['stats'],
+  stop: ['stop'],
   system: ['info', 'systemDf'],
+  tag: ['tag'],
+  top: ['top'],
+  unpause: ['unpause'],
+  version: ['version'],
+  wait: ['wait'],
 };
 
 /** The command classes for a command line starting with WORD (every one when WORD is not a command's). */

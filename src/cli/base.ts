@@ -45,6 +45,13 @@ export abstract class LodgerCommand extends Command {
     return code;
   }
 
+  /** Runs FN for each container reference, printing the reference on success (Docker's style). */
+  async eachContainer(refs: string[], fn: (id: string) => Promise<void>): Promise<number> {
+    const { resolveContainer } = await import('../storage/containers');
+    const p = await this.store();
+    return this.eachRef(refs, async (ref) => { await fn(resolveContainer(p, ref)); return ref; });
+  }
+
   /** The store paths, honouring --root and LODGER_ROOT. */
   async store() {
     const { storePaths } = await import('../storage/paths');

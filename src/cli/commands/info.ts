@@ -1,5 +1,4 @@
-// `lodger info` and `lodger version`: what this host gives lodger (id maps, storage driver, cgroups, network).
-import * as fs from 'node:fs';
+// `lodger info`: Show what this host gives lodger: id maps, storage driver, cgroups, network.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
@@ -26,17 +25,6 @@ export class InfoCommand extends LodgerCommand {
       walk(info as unknown as Record<string, unknown>, '');
       this.context.stdout.write(lines.join('\n') + '\n');
     }
-    return 0;
-  }
-}
-
-export class VersionCommand extends LodgerCommand {
-  static override paths = [['version'], ['--version']];
-  static override usage = Command.Usage({ description: 'Show the lodger version' });
-  async run(): Promise<number> {
-    const { packageRoot } = await import('../../helper/native');
-    const pkg = JSON.parse(fs.readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
-    this.context.stdout.write(`lodger version ${pkg.version}\nnode ${process.version}\n`);
     return 0;
   }
 }

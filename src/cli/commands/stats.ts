@@ -1,8 +1,7 @@
-// `lodger stats`, `pause`, `unpause`: resource use and freezing through the container's cgroup.
+// `lodger stats`: Show CPU, memory, pids, network and block I/O of running containers.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 import { table } from '../format';
-import { eachContainer } from './lifecycle';
 
 export class StatsCommand extends LodgerCommand {
   static override paths = [['stats'], ['container', 'stats']];
@@ -29,26 +28,4 @@ export class StatsCommand extends LodgerCommand {
       if (this.noStream) return 0;
     }
   }
-}
-
-abstract class FreezeCommand extends LodgerCommand {
-  abstract readonly freeze: boolean;
-  containers = Option.Rest({ required: 1 });
-  async run(): Promise<number> {
-    const { pauseContainer } = await import('../../containers/stats');
-    const p = await this.store();
-    return eachContainer(this, this.containers, (id) => pauseContainer(p, id, this.freeze));
-  }
-}
-
-export class PauseCommand extends FreezeCommand {
-  static override paths = [['pause'], ['container', 'pause']];
-  static override usage = Command.Usage({ description: 'Freeze all processes of containers (cgroup.freeze)' });
-  readonly freeze = true;
-}
-
-export class UnpauseCommand extends FreezeCommand {
-  static override paths = [['unpause'], ['container', 'unpause']];
-  static override usage = Command.Usage({ description: 'Thaw paused containers' });
-  readonly freeze = false;
 }

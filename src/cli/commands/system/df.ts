@@ -1,7 +1,7 @@
 // `lodger system df`: show the store's disk usage.
 import { Command, Option } from 'clipanion';
-import { LodgerCommand } from '../base';
-import { humanAge, humanSize, shortId, table } from '../format';
+import { LodgerCommand } from '../../base';
+import { humanAge, humanSize, shortId, table } from '../../format';
 
 export class SystemDfCommand extends LodgerCommand {
   static override paths = [['system', 'df']];
@@ -14,7 +14,7 @@ export class SystemDfCommand extends LodgerCommand {
   format = Option.String('--format', { description: 'json, or a Go template over Type, TotalCount, Active, Size, Reclaimable' });
 
   async run(): Promise<number> {
-    const { diskUsage } = await import('../../system/systemDf');
+    const { diskUsage } = await import('../../../system/systemDf');
     const r = await diskUsage(await this.store());
     const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
     const rows = r.summary.map((s) => ({ ...s, TotalCount: String(s.TotalCount), Active: String(s.Active), Size: humanSize(s.Size), Reclaimable: `${humanSize(s.Reclaimable)}${pct(s.Reclaimable, s.Size)}` }));
@@ -23,7 +23,7 @@ export class SystemDfCommand extends LodgerCommand {
       return 0;
     }
     if (this.format) {
-      const { renderTemplate } = await import('../template');
+      const { renderTemplate } = await import('../../template');
       for (const row of rows) this.context.stdout.write(renderTemplate(this.format, row) + '\n');
       return 0;
     }

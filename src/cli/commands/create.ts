@@ -1,0 +1,18 @@
+// `lodger create`: Create a container without starting it.
+import { Command } from 'clipanion';
+import { ContainerOptionsCommand } from '../containerOptions';
+
+export class CreateCommand extends ContainerOptionsCommand {
+  static override paths = [['create'], ['container', 'create']];
+  static override usage = Command.Usage({ description: 'Create a container without starting it', examples: [['Create, then start', 'lodger create --name web busybox httpd -f && lodger start web']] });
+  async run(): Promise<number> {
+    const { createContainer } = await import('../../containers/create');
+    const { callerMapping } = await import('../../helper/usernsWorker');
+    const { warnMapping } = await import('../../containers/run');
+    const mapping = callerMapping(this.userns);
+    warnMapping(mapping);
+    const { rec } = await createContainer(await this.store(), this.createOptions(), mapping);
+    this.context.stdout.write(rec.Id + '\n');
+    return 0;
+  }
+}
