@@ -2,7 +2,7 @@
 // never a floor above, and no import circle anywhere. `npm test` runs this (npm run depcheck).
 const FLOORS = [
   ['errors'],                         // src/errors.ts: the error types every floor shares
-  ['helper'],                         // the helper boundary: plan, spawning the helper and workers, id maps, the addon
+  ['helper', 'config'],               // the helper boundary (plan, spawning the helper and workers, id maps, the addon); config files
   ['worker'],                         // code that runs inside the user namespace for store operations
   ['storage', 'network', 'cgroups'],  // the store; userspace networks; cgroup v2
   ['image'],                          // references, registries, pull/push, import/load/save

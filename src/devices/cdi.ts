@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { parseYamlSubset } from './cdiYaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 
 export const DEFAULT_CDI_SPEC_DIRS = ['/etc/cdi', '/var/run/cdi'];
 
@@ -112,10 +112,21 @@ export function validateSpec(v: unknown): string | undefined {
   return checkEdits(v.containerEdits, 'spec');
 }
 
-/** Parses one spec file: JSON by extension .json, else the YAML subset (cdiYaml.ts); JSON is valid YAML, so .yaml holding JSON works too. */
+/**
+ * Parses one spec file: JSON by extension .json (or a leading "{"), else YAML 1.2 with the core schema,
+ * as CDI's reference library reads specs (`nvidia-ctk cdi generate` writes YAML). Duplicate keys and
+ * several documents are errors naming the line; anchors and aliases are bounded by the library's
+ * alias-count limit, so a "billion laughs" file fails instead of exhausting memory.
+ */
 export function parseSpecText(text: string, file: string): unknown {
   if (file.endsWith('.json') || /^\s*\{/.test(text)) return JSON.parse(text);
-  return parseYamlSubset(text);
+  try {
+    return parseYaml(text, { schema: 'core', uniqueKeys: true, maxAliasCount: 100 });
+  } catch (e) {
+    if (!(e instanceof YAMLParseError)) throw e;
+    const line = e.linePos?.[0].line;
+    throw new LodgerError('CDI_YAML', `${line ? `line ${line}: ` : ''}${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+  }
 }
 
 /** Reads every spec in DIRS (missing directories are fine: a host without devices has none). */

@@ -7,10 +7,10 @@
 // earlier one, [aliases] merge key by key. The version 1 tables ([registries.search] etc.) are
 // read too, as the man page still documents them.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
-import { parseToml, TomlSyntaxError, TomlTable, TomlValue, isTable } from './registry/toml';
+import { userConfigDir } from '../config/dirs';
+import { parseToml, TomlSyntaxError, type TomlTable, type TomlValue, isTable } from '../config/toml';
 import {
   Reference, ReferenceParts, parseReferenceParts, normalizeParts, formatReference, familiarString,
 } from './reference';
@@ -55,12 +55,6 @@ export const SYSTEM_REGISTRIES_CONF = '/etc/containers/registries.conf';
  * The user's configuration directory: HOME/.config when a home is given, else $XDG_CONFIG_HOME (when
  * absolute, as the XDG Base Directory spec requires), else ~/.config.
  */
-export function userConfigDir(home?: string): string {
-  if (home !== undefined) return path.join(home, '.config');
-  const xdg = process.env.XDG_CONFIG_HOME;
-  return xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.config');
-}
-
 export function userRegistriesConf(home?: string): string {
   return path.join(userConfigDir(home), 'lodger', 'registries.conf');
 }

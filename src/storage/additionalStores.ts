@@ -10,8 +10,8 @@
 // storage/driver.ts and containers/imageLayers.ts; see docs/HPC.md).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { userConfigDir } from '../image/registriesConf';
-import { isTable, parseToml, TomlSyntaxError } from '../image/registry/toml';
+import { userConfigDir } from '../config/dirs';
+import { isTable, parseToml, TomlSyntaxError } from '../config/toml';
 import { digestHex, getLayer, readLayerRecord } from './layers';
 import { storePaths, type StorePaths } from './paths';
 

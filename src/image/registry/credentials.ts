@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { LodgerError, fsError } from '../../errors';
 import { writeJsonAtomic } from '../../storage/atomic';
-import { userConfigDir } from '../registriesConf';
+import { userConfigDir } from '../../config/dirs';
 import { Credentials } from './auth';
 
 export interface CredentialOptions {

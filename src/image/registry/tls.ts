@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { LodgerError, fsError } from '../../errors';
-import { userConfigDir } from '../registriesConf';
+import { userConfigDir } from '../../config/dirs';
 
 export interface TlsSettings {
   rejectUnauthorized: boolean;

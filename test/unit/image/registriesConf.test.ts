@@ -1,4 +1,4 @@
-// registries.conf: the TOML subset, v2 and v1 tables, drop-ins, prefix matching, location rewrites, mirrors, blocked registries and short-name resolution.
+// registries.conf: v2 and v1 tables, drop-ins, prefix matching, location rewrites, mirrors, blocked registries and short-name resolution.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,68 +9,9 @@ import {
   RegistriesConf, emptyRegistriesConf, findRegistry, isInsecureHost, loadRegistriesConf, parseRegistriesConf, pullSources,
   pushDestination, resolveShortName,
 } from '../../../src/image/registriesConf';
-import { TomlSyntaxError, parseToml } from '../../../src/image/registry/toml';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-regconf-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
-
-describe('TOML subset', () => {
-  it('reads what registries.conf files contain', () => {
-    const doc = parseToml(`
-# comment
-unqualified-search-registries = [ "a.io", 'b.io', # trailing comment
-]
-short-name-mode = "enforcing"
-n = 1_000
-f = -1.5e2
-[[registry]]
-prefix = "x.io/team"
-location = "mirror.local:5000/x"   # comment
-insecure = true
-mirror = [ { location = "m1.local", insecure = false }, ]
-[[registry]]
-location = "y.io"
-[[registry.mirror]]
-location = "m2.local"
-"pull-from-mirror" = "digest-only"
-[aliases]
-"opensuse/leap" = "registry.opensuse.org/opensuse/leap"
-esc = "tab\\there \\u00e9 \\"q\\""
-ml = """
-line1 \\
-   line2"""
-lit = '''C:\\raw'''
-dotted.key = true
-`);
-    expect(doc['unqualified-search-registries']).toEqual(['a.io', 'b.io']);
-    expect(doc.n).toBe(1000);
-    expect(doc.f).toBe(-150);
-    const regs = doc.registry as Record<string, unknown>[];
-    expect(regs).toHaveLength(2);
-    expect(regs[0]).toMatchObject({ prefix: 'x.io/team', location: 'mirror.local:5000/x', insecure: true, mirror: [{ location: 'm1.local', insecure: false }] });
-    expect(regs[1]).toEqual({ location: 'y.io', mirror: [{ location: 'm2.local', 'pull-from-mirror': 'digest-only' }] });
-    expect(doc.aliases).toEqual({ 'opensuse/leap': 'registry.opensuse.org/opensuse/leap', esc: 'tab\there é "q"', ml: 'line1 line2', lit: 'C:\\raw', dotted: { key: true } });
-  });
-
-  it.each([
-    ['a = "x"\na = "y"', 2, /defined twice/],
-    ['a = "unterminated', 1, /unterminated string/],
-    ['a = [1, 2', 1, /expected "," or "]"/],
-    ['[t]\n[t]', 2, /defined twice/],
-    ['a = 1979-05-27', 1, /dates/],
-    ['a = 0x10', 1, /not supported/],
-    ['a = "x" b = 2', 1, /after value/],
-    ['= 1', 1, /where a key was expected/],
-    ['a = "\\q"', 1, /unknown escape/],
-    ['\n\n[[a]]\nb = 1\n[a]\n', 5, /array of tables/],
-  ])('refuses %j at line %i', (text, line, why) => {
-    let err: unknown;
-    try { parseToml(text); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(TomlSyntaxError);
-    expect((err as TomlSyntaxError).line).toBe(line);
-    expect((err as TomlSyntaxError).message).toMatch(why);
-  });
-});
 
 function conf(text: string): RegistriesConf {
   const c = emptyRegistriesConf();
