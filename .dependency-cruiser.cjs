@@ -4,6 +4,7 @@ const FLOORS = [
   ['errors'],                         // src/errors.ts: the error types every floor shares
   ['helper', 'config'],               // the helper boundary (plan, spawning the helper and workers, id maps, the addon); config files
   ['worker'],                         // code that runs inside the user namespace for store operations
+  ['oci'],                            // OCI image-spec shapes: digests, manifests, configs, layer decoding
   ['storage', 'network', 'cgroups'],  // the store; userspace networks; cgroup v2
   ['image'],                          // references, registries, pull/push, import/load/save
   ['security', 'devices', 'volumes'], // seccomp and capabilities; devices and CDI; named volumes

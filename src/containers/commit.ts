@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import { LodgerError } from '../errors';
 import { applyChanges } from '../image/changes';
 import { parseReferenceParts } from '../image/reference';
-import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../image/config';
+import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
 import { putBlob, putBlobStream } from '../storage/blobs';
 import { containerDir, liveState, readContainer, readState, resolveContainer, type ContainerRecord } from '../storage/containers';
 import { addImage, imageConfig, imageManifest, qualifyLocalName, readIndex, type ImageRecord } from '../storage/images';

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
-import { DEFAULT_PATH, type ImageConfig } from '../image/config';
+import { DEFAULT_PATH, type ImageConfig } from '../oci/config';
 import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import type { ImageConfig } from '../image/config';
+import type { ImageConfig } from '../oci/config';
 import { isSquashfsRef, openSquashfsImage, type SquashfsImage } from '../image/squashfsImage';
 import type { StorageDriverName } from '../storage/containers';
 import { findImage, imageConfig, type ImageRecord } from '../storage/images';

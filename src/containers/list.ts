@@ -1,6 +1,6 @@
 // The rows of `ps`: container records joined with their live state, filtered as Docker filters them.
 import { LodgerError } from '../errors';
-import { listContainerIds, liveState, readContainer, readState, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
+import { containerEntries, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 
 export interface PsRow {
@@ -40,16 +40,6 @@ function portsText(p: StorePaths, rec: ContainerRecord): string {
 }
 
 export interface ListOptions { all: boolean; filters: string[] }
-
-export function containerEntries(p: StorePaths): Array<{ rec: ContainerRecord; state: ContainerState }> {
-  const out: Array<{ rec: ContainerRecord; state: ContainerState }> = [];
-  for (const id of listContainerIds(p)) {
-    const rec = readContainer(p, id);
-    if (!rec) continue;  // removed while we looked
-    out.push({ rec, state: liveState(readState(p, id)) });
-  }
-  return out;
-}
 
 export function listContainers(p: StorePaths, o: ListOptions): PsRow[] {
   const filters = o.filters.map((f) => {

@@ -1,6 +1,6 @@
 // `--change` instructions for import/commit (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL), as Docker takes them.
 import { UsageError } from 'clipanion';
-import type { ImageRuntimeConfig } from './config';
+import type { ImageRuntimeConfig } from '../oci/config';
 
 /** JSON-array form (exec form) or a shell string run by /bin/sh -c, as in a Dockerfile. */
 function commandForm(arg: string): string[] {

@@ -5,7 +5,7 @@ import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { storeLayer } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { DEFAULT_PATH, MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from './config';
+import { DEFAULT_PATH, MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
 import { applyChanges } from './changes';
 
 export async function importRootfsTar(p: StorePaths, file: string, name: string, changes: string[] = []): Promise<ImageRecord> {

@@ -8,12 +8,12 @@ import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { digestHex, storeLayer } from '../storage/layers';
 import { ensureStore, type StorePaths } from '../storage/paths';
-import { MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest } from './config';
+import { MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest } from '../oci/config';
 
 /** Extracts the archive's regular files into DIR; names are confined to DIR (no "..", no absolute paths). */
 async function extractOuter(file: string, dir: string): Promise<void> {
   const tar = require('tar-stream') as typeof import('tar-stream');
-  const { decompressStream } = require('./decompress') as typeof import('./decompress');
+  const { decompressStream } = require('../oci/decompress') as typeof import('../oci/decompress');
   const ex = tar.extract();
   ex.on('entry', (header, stream, next) => {
     const name = path.posix.normalize('/' + header.name).slice(1);

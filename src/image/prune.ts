@@ -1,7 +1,7 @@
 // `image prune`: removes images no container uses — only unnamed (dangling) ones unless asked for all — and the layers they alone held.
 import { LodgerError } from '../errors';
-import { containerEntries } from '../containers/list';
-import { matchesFilters, type PruneFilter } from '../containers/prune';
+import { containerEntries } from '../storage/containers';
+import { matchesFilters, type PruneFilter } from '../storage/pruneFilters';
 import { imageConfig, readIndex } from '../storage/images';
 import { listLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';

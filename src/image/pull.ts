@@ -6,11 +6,11 @@ import { hasBlob, putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, findImage, type ImageRecord } from '../storage/images';
 import { discardLayerSlot, getLayer, prepareLayerSlot, storeLayer, type LayerSlot } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import type { ImageConfig } from './config';
+import type { ImageConfig } from '../oci/config';
 import { parsePlatform } from './platform';
 import { formatReference, isShortName, parseReference, withDigest, type Reference } from './reference';
 import { loadRegistriesConf, resolveShortName } from './registriesConf';
-import type { Descriptor } from './manifest';
+import type { Descriptor } from '../oci/manifest';
 import type { RegistryClientOptions } from './registry/client';
 
 export interface PullOptions {

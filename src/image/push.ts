@@ -4,7 +4,7 @@ import { LodgerError } from '../errors';
 import { blobPath, hasBlob, readBlob } from '../storage/blobs';
 import { findImage, imageManifest } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
-import { MEDIA } from './config';
+import { MEDIA } from '../oci/config';
 import { clientOptions, type PullOptions } from './pull';
 import { formatReference, parseReference } from './reference';
 

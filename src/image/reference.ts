@@ -9,7 +9,7 @@
 // Digests are held to digest.ts's strict rule (sha256/sha512, lowercase hex) rather than the
 // grammar's looser one, because the reference's digest ends up in URLs and store paths.
 import { LodgerError, EXIT_LODGER_FAILED } from '../errors';
-import { isValidDigest } from './digest';
+import { isValidDigest } from '../oci/digest';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const DEFAULT_TAG = 'latest';

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { containerEntries } from '../containers/list';
+import { containerEntries } from '../storage/containers';
 import { blobPath } from '../storage/blobs';
 import { findImage, imageManifest, nameCandidates, readIndex, updateIndex, type ImageRecord } from '../storage/images';
 import { layerDir, removeTrees } from '../storage/layers';

@@ -15,7 +15,7 @@ import { blobPath, hasBlob, readBlob } from '../storage/blobs';
 import { familiarName, findImage, imageManifest, nameCandidates, type ImageRecord } from '../storage/images';
 import { digestHex, getLayer } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { MEDIA, type ImageManifest } from './config';
+import { MEDIA, type ImageManifest } from '../oci/config';
 
 export type SaveFormat = 'docker-archive' | 'oci-archive';
 
@@ -76,7 +76,7 @@ function repoTag(full: string): string {
 }
 
 async function writeDockerArchive(p: StorePaths, chosen: Chosen[], pack: Pack): Promise<void> {
-  const { decompressStream } = await import('./decompress');
+  const { decompressStream } = await import('../oci/decompress');
   const written = new Set<string>();
   const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
   for (const c of chosen) {

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
-import { DEFAULT_PATH, hostArchitecture, type ImageConfig } from './config';
+import { DEFAULT_PATH, hostArchitecture, type ImageConfig } from '../oci/config';
 
 /** Where the image config lives inside the squashfs (relative to its root). */
 export const SQUASHFS_CONFIG_PATH = '.lodger/config.json';

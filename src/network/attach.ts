@@ -8,22 +8,10 @@ import { defaultBackend, detectBackends, resolveDefaultMode, type BackendName, t
 import type { PortMapping } from './ports';
 import { startSlirp } from './slirp';
 import { startPasta } from './pasta';
-import { isAlive, terminate, waitForExit, type ProcessIdentity } from './procs';
-import type { PublishedPort } from './infra';
+import { isAlive, terminate, waitForExit } from './procs';
+import type { AttachedNetwork, NetworkState, UserNetworkAttach } from './types';
 
-export interface UserNetworkAttach {
-  /** `$root` of the store: network records live in `$root/networks/`. */
-  root: string;
-  /** `$runtime` (per user): the infra namespace's state lives in `$runtime/networks/`. */
-  runtime: string;
-  containerId: string;
-  containerName: string;
-  aliases?: string[];
-  /** `--ip`: a fixed address inside the network's subnet. */
-  ip?: string | null;
-  /** How to start lodger's DNS responder (e.g. [process.execPath, '/…/dist/lodger.js', '__dns-responder']). */
-  responderCommand?: string[] | null;
-}
+export type { AttachedNetwork, NetworkState, UserNetworkAttach };
 
 export interface AttachOptions {
   /** Host pid of the container's init, whose user and network namespaces are the target. */
@@ -57,38 +45,6 @@ export interface AttachOptions {
   readyTimeoutMs?: number;
   /** Required for `--network <user network>`. */
   userNetwork?: UserNetworkAttach;
-}
-
-/** What to store in the container record so another lodger process can stop the network (JSON-safe). */
-export type NetworkState =
-  | { backend: 'none' | 'host' | 'container' }
-  | { backend: 'slirp4netns'; process: ProcessIdentity; apiSocket: string; logFile: string }
-  | { backend: 'pasta'; process: ProcessIdentity; watchdog: ProcessIdentity | null; netnsLink: string; logFile: string }
-  | { backend: 'user'; network: string; root: string; runtime: string; containerId: string; forwards: PublishedPort[]; ns?: string };
-
-export interface AttachedNetwork {
-  backend: 'none' | 'host' | 'container' | 'slirp4netns' | 'pasta' | 'user';
-  /** The network process (slirp4netns, pasta; a user network's shared slirp4netns), or null when none runs. */
-  pid: number | null;
-  /** The container's IPv4 address, gateway and prefix on its network (null for none/host/container). */
-  ip: string | null;
-  prefix: number | null;
-  gateway: string | null;
-  /** Resolver addresses inside the container that forward to the host's resolvers (for resolv.conf). */
-  dns: string[];
-  /** Only `dns` may be used (a user network's responder must answer container names). */
-  dnsExclusive: boolean;
-  /** `--add-host NAME:host-gateway`: the address at which the container reaches the host, or null. */
-  hostGateway: string | null;
-  ipv6: boolean;
-  /** The published ports, as forwarded. */
-  ports: PortMapping[];
-  /** Paths the container monitor should delete when the container exits (see monitorUnlinksOnExit). */
-  unlinkOnExit: string[];
-  /** Things the user should hear about (e.g. ports ignored with --network host). */
-  warnings: string[];
-  state: NetworkState;
-  stop(): Promise<void>;
 }
 
 /** The host's first non-loopback IPv4 address: reachable from a slirp4netns container as an ordinary outbound destination. */

@@ -9,8 +9,12 @@ import { detectBackends, DEFAULT_SLIRP_OPTIONS, findSystemTool } from './mode';
 import { hasUdpListener } from './netinfo';
 import { identify, isAlive, openLog, sleep, tailFile, terminate, type ProcessIdentity } from './procs';
 import { slirpAddresses, slirpApiRequest, startSlirp, SLIRP_TAP } from './slirp';
-import { networkFile, reclaimStale, withDirLock, writeAtomic, type NetworkContainer, type NetworkRecord } from './userNetwork';
+import { withDirLock } from '../storage/lock';
+import { networkFile, reclaimStale, writeAtomic, type NetworkContainer, type NetworkRecord } from './userNetwork';
 import type { PortMapping } from './ports';
+import type { PublishedPort } from './types';
+
+export type { PublishedPort };
 
 /** A process keeping a namespace alive, and the namespace it holds ("user:[…]", "net:[…]"). */
 export interface Holder {
@@ -367,12 +371,6 @@ export async function disconnectContainer(nr: NetworkRuntime, containerId: strin
   if (!holderAlive(nr.holder, 'net')) return;
   const veth = hostVethName(containerId);
   await run(tool('nsenter'), ['--target', String(nr.holder.process.pid), '--user', '--net', '--preserve-credentials', tool('ip'), 'link', 'del', veth]);
-}
-
-export interface PublishedPort {
-  mapping: PortMapping;
-  slirpId: number;
-  nftHandle: number;
 }
 
 /**

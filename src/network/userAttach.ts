@@ -1,6 +1,6 @@
 // Attaching a container to a user network and detaching it: address, namespace, veth, published ports, in that order and undone in reverse.
 import { networkInterfaces } from 'node:os';
-import type { AttachedNetwork, NetworkState, UserNetworkAttach } from './attach';
+import type { AttachedNetwork, NetworkState, UserNetworkAttach } from './types';
 import type { HostEntry } from './hosts';
 import { connectContainer, disconnectContainer, ensureNetworkNamespace, hostVethName, publishPorts, readInfraState, teardownNetworkNamespace, unpublishGone, unpublishPorts } from './infra';
 import type { PortMapping } from './ports';

@@ -61,16 +61,17 @@
  * then allocateAddress), freeing its address and unpublishing the ports it left.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, unlinkSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { lock } from 'proper-lockfile';
 import { LodgerError, fsError } from '../errors';
 import { cidrAddress, cidrContains, formatIPv4, parseIPv4, parseIPv4Cidr, type IPv4Cidr } from './addr';
 import { isValidNetworkName, RESERVED_NETWORK_NAMES } from './mode';
 import { SLIRP_DEFAULT_CIDR } from './slirp';
 import { readInterfaces } from './netinfo';
 import { isAlive, type ProcessIdentity } from './procs';
-import type { PublishedPort } from './infra';
+import { writeFileAtomic } from '../storage/atomic';
+import { withDirLock } from '../storage/lock';
+import type { PublishedPort } from './types';
 
 /** Where a container's veth lives: the network namespace (its holder and inode) and the host-side name. */
 export interface NetworkLink {
@@ -136,43 +137,16 @@ function ensureDir(root: string): string {
   return dir;
 }
 
-/** Runs `fn` holding `dir/.lock` (proper-lockfile; stale after 10 s so a crashed lodger does not wedge it). */
-export async function withDirLock<T>(dir: string, fn: () => T | Promise<T>): Promise<T> {
-  let release: () => Promise<void>;
-  try {
-    release = await lock(dir, { realpath: false, lockfilePath: join(dir, '.lock'), stale: 10000, retries: { retries: 100, minTimeout: 10, maxTimeout: 200 } });
-  } catch (e) {
-    throw new LodgerError('NETWORK_LOCK_FAILED', `lock ${dir}: ${(e as Error).message} — another lodger may be stuck; remove ${join(dir, '.lock')} if none runs`);
-  }
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
-}
-
 /** Runs `fn` holding the networks lock. */
 export function withNetworksLock<T>(root: string, fn: () => T | Promise<T>): Promise<T> {
   return withDirLock(ensureDir(root), fn);
 }
 
+/** Writes a network file atomically (storage/atomic.ts: temp, fsync, rename, fsync of the directory). */
 export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeFileSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomic(path, data);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
     throw fsError('write', path, e);
   }
 }

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userConfigDir } from '../config/dirs';
 import { isTable, parseToml, TomlSyntaxError } from '../config/toml';
-import { digestHex, getLayer, readLayerRecord } from './layers';
+import { digestHex, getLayer, readLayerRecord } from './layerRecords';
 import { storePaths, type StorePaths } from './paths';
 
 export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';

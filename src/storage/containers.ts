@@ -215,3 +215,14 @@ export async function updateContainerRecord(p: StorePaths, id: string, fn: (r: C
     writeJsonAtomic(path.join(containerDir(p, id), 'container.json'), r);
   });
 }
+
+/** Every container's record with its live state (containers removed while we look are left out). */
+export function containerEntries(p: StorePaths): Array<{ rec: ContainerRecord; state: ContainerState }> {
+  const out: Array<{ rec: ContainerRecord; state: ContainerState }> = [];
+  for (const id of listContainerIds(p)) {
+    const rec = readContainer(p, id);
+    if (!rec) continue;  // removed while we looked
+    out.push({ rec, state: liveState(readState(p, id)) });
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 // The image index (images.json): which images exist, their names, config, manifest and layers.
-import type { ImageConfig, ImageManifest } from '../image/config';
+import type { ImageConfig, ImageManifest } from '../oci/config';
 import { readJson, writeJsonAtomic } from './atomic';
 import { readBlob } from './blobs';
 import { withStoreLock } from './lock';

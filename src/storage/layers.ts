@@ -7,48 +7,13 @@ import type { Readable } from 'node:stream';
 import { fsError, LodgerError } from '../errors';
 import { native, packageRoot } from '../helper/native';
 import { runWorker, startWorker, type PendingWorker } from '../helper/usernsWorker';
-import { writeJsonAtomic, readJson } from './atomic';
+import { additionalLayer } from './additionalStores';
+import { writeJsonAtomic } from './atomic';
 import { withStoreLock } from './lock';
+import { currentBootId, digestHex, getLayer, layerDir, readLayerRecord, type LayerRecord } from './layerRecords';
 import { ensureStore, type StorePaths } from './paths';
 
-export interface LayerRecord {
-  diffId: string;
-  size: number;
-  entries?: number;
-  created: string;
-  /**
-   * The boot (/proc/sys/kernel/random/boot_id) in which the layer was recorded before its files were
-   * known to be on disk; removed once a syncfs(2) has made them durable (syncStoreLayers). Until then
-   * the layer holds only for that boot: after a power cut its files may be empty or missing.
-   */
-  unsyncedBoot?: string;
-}
-
-let bootIdCache: string | undefined;
-/** This boot's id (random(4): boot_id, new at each boot), or '' where /proc does not say. */
-export function currentBootId(): string {
-  return (bootIdCache ??= (() => {
-    try { return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch { return ''; }
-  })());
-}
-
-/** A record that can be trusted now: durable, or recorded in this boot (the page cache still holds its files). */
-function trustworthy(rec: LayerRecord): boolean {
-  return rec.unsyncedBoot === undefined || (rec.unsyncedBoot !== '' && rec.unsyncedBoot === currentBootId());
-}
-
-const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
-
-/** The hex of a sha256 digest, refusing anything else before it becomes a path (CVE-2024-3727 class). */
-export function digestHex(digest: string): string {
-  const m = DIGEST_RE.exec(digest);
-  if (!m) throw new LodgerError('BAD_DIGEST', `digest ${JSON.stringify(digest)} is not of the form sha256:<64 hex digits>`);
-  return m[1];
-}
-
-export function layerDir(p: StorePaths, diffId: string): string {
-  return path.join(p.layers, digestHex(diffId));
-}
+export { currentBootId, digestHex, getLayer, layerDir, readLayerRecord, type LayerRecord };
 
 /**
  * Where a container takes layer DIFFID from: this store when it has the layer (getLayer), else the
@@ -56,7 +21,6 @@ export function layerDir(p: StorePaths, diffId: string): string {
  */
 export function locateLayer(p: StorePaths, diffId: string): { diff: string; store?: StorePaths } | undefined {
   if (getLayer(p, diffId)) return { diff: path.join(layerDir(p, diffId), 'diff') };
-  const { additionalLayer } = require('./additionalStores') as typeof import('./additionalStores');
   return additionalLayer(p, digestHex(diffId));
 }
 
@@ -72,20 +36,6 @@ export function imageLayerDirs(p: StorePaths, image: string, layers: string[]): 
     if (!found) throw new LodgerError('LAYER_MISSING', `image ${image}: layer ${d} is missing from the store (removed, or written just before the machine went down and not kept) — pull or load the image again`);
     return found.diff;
   });
-}
-
-/**
- * A layer counts as present only once its layer.json was written (last, atomically), and only while it
- * can be trusted: one recorded unsynced in an earlier boot (a crash came before its sync) is not.
- */
-export function getLayer(p: StorePaths, diffId: string): LayerRecord | undefined {
-  return readLayerRecord(layerDir(p, diffId));
-}
-
-/** The record of the layer directory DIR (of any store) if it is present and can be trusted (getLayer). */
-export function readLayerRecord(dir: string): LayerRecord | undefined {
-  const rec = readJson<LayerRecord>(path.join(dir, 'layer.json'));
-  return rec && trustworthy(rec) ? rec : undefined;
 }
 
 /** This machine in staging names: on a store shared between hosts, a pid means something only on the host that wrote it. */
@@ -161,7 +111,7 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   // Decoded here, unpacked there: this process's main thread has little else to do, so the decoder's
   // next step starts as soon as one ends, while the worker's main thread is busy creating files (a
   // decoder in the worker waited for it between steps: measured 0.1-0.2 s more per 120 MB layer).
-  const { decompressStream } = require('../image/decompress') as typeof import('../image/decompress');
+  const { decompressStream } = require('../oci/decompress') as typeof import('../oci/decompress');
   const plain = decompressStream(stream, undefined, label);
   let decodeError: unknown;
   plain.digest.catch((e) => { decodeError = e; });

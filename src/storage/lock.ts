@@ -1,5 +1,6 @@
-// The store lock: every change to the store happens inside withStoreLock (proper-lockfile, stale after 10 s).
+// Locks: the store's (every change to the store happens inside withStoreLock) and a directory's (user networks); proper-lockfile, stale after 10 s.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { LodgerError } from '../errors';
 import { ensureStore, storeNotWritable, type StorePaths } from './paths';
 
@@ -29,6 +30,26 @@ export async function withStoreLock<T>(p: StorePaths, fn: () => Promise<T> | T, 
   } catch (e) {
     // Not a busy lock: a store this user cannot change at all (a shared, read-only one).
     throw storeNotWritable(p, 'lock', e) ?? new LodgerError('STORE_LOCKED', `lock the store ${p.root}: ${(e as Error).message} — another lodger command may be stuck; try again`);
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs FN holding DIR/.lock (proper-lockfile, as withStoreLock: atomic mkdir, stale after 10 s so a
+ * crashed lodger does not wedge it). For state kept outside a store: user networks' records and runtime.
+ */
+export async function withDirLock<T>(dir: string, fn: () => T | Promise<T>): Promise<T> {
+  const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');
+  const lockPath = path.join(dir, '.lock');
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(dir, { realpath: false, lockfilePath: lockPath, stale: 10_000, retries: { retries: 100, minTimeout: 10, maxTimeout: 200 } });
+  } catch (e) {
+    throw new LodgerError('LOCK_FAILED', `lock ${dir}: ${(e as Error).message} — another lodger may be stuck; remove ${lockPath} if none runs`);
   }
   try {
     return await fn();

@@ -3,7 +3,8 @@ import { liveState, type ContainerRecord } from '../storage/containers';
 import { readIndex, type ImageRecord } from '../storage/images';
 import { listLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { containerEntries, statusText } from '../containers/list';
+import { statusText } from '../containers/list';
+import { containerEntries } from '../storage/containers';
 import { writableLayerSizes } from '../containers/prune';
 
 export interface DfImage { id: string; names: string[]; created: string; size: number; sharedSize: number; uniqueSize: number; containers: number }

@@ -7,7 +7,7 @@
 //   xattrs PATH            every xattr of PATH (not following a symlink) → {name: hex}
 //   rm PATH…               remove trees whose files belong to mapped ids
 import * as fs from 'node:fs';
-import { decompressStream } from '../../src/image/decompress';
+import { decompressStream } from '../../src/oci/decompress';
 import { applyLayerDir } from '../../src/worker/layerApply';
 import { unpackLayer } from '../../src/worker/layerUnpack';
 import { nativeFsOps, setFsOps, toolFsOps, fsOps, type NativeFsCalls } from '../../src/worker/xattr';

@@ -8,8 +8,8 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { Readable } from 'node:stream';
 import { LodgerError } from '../../errors';
-import { checkComplete, parseDigest } from '../digest';
-import { Descriptor } from '../manifest';
+import { checkComplete, parseDigest } from '../../oci/digest';
+import { Descriptor } from '../../oci/manifest';
 import { networkError } from './errors';
 import { RetryPolicy, backoffDelay, isTransientNetworkError, sleep } from './retry';
 

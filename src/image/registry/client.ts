@@ -7,10 +7,10 @@
 import * as http from 'node:http';
 import { Readable } from 'node:stream';
 import { LodgerError } from '../../errors';
-import { digestOf, isValidDigest, parseDigest, verifyDigest } from '../digest';
+import { digestOf, isValidDigest, parseDigest, verifyDigest } from '../../oci/digest';
 import {
   Descriptor, ImageIndex, ImageManifest, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, Manifest, isImageManifestType, parseManifest,
-} from '../manifest';
+} from '../../oci/manifest';
 import { Platform, choosePlatformIndex, describePlatforms, formatPlatform, hostPlatform } from '../platform';
 import { Reference, manifestReference, parseReferenceParts } from '../reference';
 import { RegistriesConf, loadRegistriesConf, pullSources, pushDestination } from '../registriesConf';

@@ -8,8 +8,8 @@
 import * as http from 'node:http';
 import { Readable, PassThrough, pipeline } from 'node:stream';
 import { LodgerError } from '../../errors';
-import { VerifyingStream } from '../digest';
-import { Descriptor } from '../manifest';
+import { VerifyingStream } from '../../oci/digest';
+import { Descriptor } from '../../oci/manifest';
 import { RegistryError } from './errors';
 import { drain } from './http';
 import { RegistrySession, RequestSpec, header } from './session';

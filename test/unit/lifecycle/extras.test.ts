@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCpArg } from '../../../src/containers/copy';
-import { matchesFilters, parsePruneFilters, untilTime } from '../../../src/containers/prune';
+import { matchesFilters, parsePruneFilters, untilTime } from '../../../src/storage/pruneFilters';
 import { topColumns, topTable, type ProcInfo } from '../../../src/containers/top';
 import { TarWriter } from '../../../src/worker/tarWriter';
 

@@ -13,7 +13,7 @@ export class ContainerPruneCommand extends LodgerCommand {
   filter = Option.Array('--filter', [], { description: 'Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")' });
 
   async run(): Promise<number> {
-    const { parsePruneFilters, pruneContainers } = await import('../../../containers/prune');
+    const [{ parsePruneFilters }, { pruneContainers }] = await Promise.all([import('../../../storage/pruneFilters'), import('../../../containers/prune')]);
     const filters = parsePruneFilters(this.filter);
     if (!this.force) {
       const { confirm } = await import('../../confirm');

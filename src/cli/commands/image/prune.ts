@@ -14,7 +14,7 @@ export class ImagePruneCommand extends LodgerCommand {
   filter = Option.Array('--filter', [], { description: 'Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")' });
 
   async run(): Promise<number> {
-    const { parsePruneFilters } = await import('../../../containers/prune');
+    const { parsePruneFilters } = await import('../../../storage/pruneFilters');
     const { pruneImages } = await import('../../../image/prune');
     const filters = parsePruneFilters(this.filter);
     if (!this.force) {

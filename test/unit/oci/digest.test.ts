@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { LodgerError } from '../../../src/errors';
-import { VerifyingStream, digestOf, isValidDigest, parseDigest, verifyDigest } from '../../../src/image/digest';
+import { VerifyingStream, digestOf, isValidDigest, parseDigest, verifyDigest } from '../../../src/oci/digest';
 
 const hex64 = 'a'.repeat(64);
 

@@ -1,7 +1,7 @@
 // Manifest parsing: Docker schema2 and OCI documents are read; schema 1, malformed descriptors and documents that could be read two ways are refused.
 import { describe, expect, it } from 'vitest';
 import { LodgerError } from '../../../src/errors';
-import { MediaType, parseManifest } from '../../../src/image/manifest';
+import { MediaType, parseManifest } from '../../../src/oci/manifest';
 
 const d = (n: string): string => `sha256:${n.repeat(64)}`;
 const config = { mediaType: MediaType.DockerConfig, digest: d('1'), size: 100 };

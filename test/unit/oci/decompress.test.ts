@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decompressStream, detectCompression } from '../../../src/image/decompress';
+import { decompressStream, detectCompression } from '../../../src/oci/decompress';
 import { LodgerError } from '../../../src/errors';
 import { requireTool } from '../../helpers/prereqs';
 
