@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: pull of a Debian minbase image (debootstrap, ~200 MB unpacked) from a loopback registry into an
 # empty store — lodger side by side with rootless podman and with `curl | gunzip | tar -x` of the same blob.
-# Targets: lodger ≤ 0.33× podman and ≤ 1.1× the curl pipeline.
+# Targets: lodger ≤ 0.33× podman and ≤ 1.1× the curl pipeline. LODGER_BASELINE=DIR adds another built
+# checkout (e.g. before a change) to the same rounds.
 #
 # Usage (as an unprivileged user with a subuid range): bench/pull.sh [ROUNDS]
 # Needs /var/tmp/lodger-fixtures/debootstrap.tar.gz (sudo bash scripts/build-debootstrap-fixture.sh).
@@ -48,6 +49,10 @@ echo "image: $(du -h "$tarball" | cut -f1) gzip blob $blob (diff_id $digest)"
 # aside THEN DIR…: the prepare command that moves each DIR into the trash, runs THEN, and syncs.
 aside() { local then=$1; shift; echo "sh -c 'mkdir -p $work/trash; for d in $*; do [ ! -e \$d ] || mv \$d \$(mktemp -d $work/trash/XXXXXX)/; done; $then sync'"; }
 cmds=(--command-name lodger --prepare "$(aside "" "$work/l")" "env LODGER_ROOT=$work/l $lodger pull -q $ref")
+if [ -n "${LODGER_BASELINE:-}" ]; then
+  # Another built checkout (e.g. before a change), in the same rounds: before/after from one run.
+  cmds+=(--command-name baseline --prepare "$(aside "" "$work/b")" "env LODGER_ROOT=$work/b $LODGER_BASELINE/bin/lodger pull -q $ref")
+fi
 cmds+=(--command-name curl-gunzip-tar --prepare "$(aside "mkdir -p $work/c;" "$work/c")" "sh -c 'curl -fs http://127.0.0.1:$port/v2/bench/debian/blobs/$blob | gunzip | tar -x -C $work/c'")
 if command -v podman >/dev/null; then
   p="podman --root $work/p --runroot $work/pr --storage-driver overlay"
@@ -68,7 +73,7 @@ const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
 const median = (a) => { const b = [...a].sort((x, y) => x - y); return b.length % 2 ? b[(b.length - 1) / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2; };
 const sd = (a) => Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / Math.max(1, a.length - 1));
 console.log(`pull of the debootstrap image, ${process.argv.length - 1} rounds:`);
-for (const [k, a] of Object.entries(times)) console.log(`  ${k.padEnd(16)} mean ${mean(a).toFixed(2).padStart(5)} s ± ${sd(a).toFixed(2)}, median ${median(a).toFixed(2)} s  (${a.map((x) => x.toFixed(2)).join(" ")})`);
+for (const [k, a] of Object.entries(times)) console.log(`  ${k.padEnd(16)} mean ${mean(a).toFixed(2).padStart(5)} s ± ${sd(a).toFixed(2)}, median ${median(a).toFixed(2)} s, min ${Math.min(...a).toFixed(2)}, max ${Math.max(...a).toFixed(2)}  (${a.map((x) => x.toFixed(2)).join(" ")})`);
 // Both: on a shared VM a round now and then runs slow for everyone that uses both cores; the median
 // shows what a round usually takes, the mean what they took all told.
 for (const [what, f] of [["mean", mean], ["median", median]]) {
@@ -76,6 +81,7 @@ for (const [what, f] of [["mean", mean], ["median", median]]) {
   const parts = [];
   if (by.podman) parts.push(`lodger/podman = ${(by.lodger / by.podman).toFixed(3)} (target ≤ 0.33)`);
   parts.push(`lodger/curl-pipeline = ${(by.lodger / by["curl-gunzip-tar"]).toFixed(3)} (target ≤ 1.1)`);
+  if (by.baseline) parts.push(`lodger/baseline = ${(by.lodger / by.baseline).toFixed(3)}`);
   console.log(`by ${what}: ${parts.join(", ")}`);
 }
 ' "$work"/pull-*.json

@@ -3,6 +3,8 @@
 # bwrap and ch-run on the same busybox rootfs, in one hyperfine run; prints each mean and its ratio to podman.
 #
 # Usage (as an unprivileged user with a subuid range): bench/start-latency.sh [RUNS]
+# LODGER_BASELINE=DIR adds another built checkout of lodger (e.g. the commit before a change) to the same
+# run, with a store of its own: before/after figures from one run, on one machine's minute.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +33,13 @@ lodger="$repo/bin/lodger"
 # (lodger: the fastest installed backend, pasta here; podman 4: slirp4netns) — ratios compare like with like.
 cmds=(--command-name lodger-none "$lodger run --rm --network none bench-busybox true")
 cmds+=(--command-name lodger-net "$lodger run --rm bench-busybox true")
+if [ -n "${LODGER_BASELINE:-}" ]; then
+  base="env LODGER_ROOT=$work/lodger-base $LODGER_BASELINE/bin/lodger"
+  $base import "$work/busybox.tar" bench-busybox >/dev/null
+  $base run --rm bench-busybox true
+  cmds+=(--command-name base-none "$base run --rm --network none bench-busybox true")
+  cmds+=(--command-name base-net "$base run --rm bench-busybox true")
+fi
 if command -v podman >/dev/null; then
   podman="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend none"
   $podman import "$work/busybox.tar" bench-busybox >/dev/null
@@ -47,8 +56,14 @@ fi
 hyperfine --warmup 3 --runs "$runs" --export-json "$work/result.json" "${cmds[@]}" >&2
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const by = Object.fromEntries(r.map((x) => [x.command, x.mean]));
-console.log("start latency, mean of " + r[0].times.length + " runs:");
-for (const x of r) console.log(`  ${x.command.padEnd(12)} ${(x.mean * 1000).toFixed(1).padStart(7)} ms ± ${(x.stddev * 1000).toFixed(1)}`);
-for (const m of ["none", "net"]) if (by["podman-" + m]) console.log(`lodger/podman (${m === "none" ? "--network none" : "default network"}) = ${(by["lodger-" + m] / by["podman-" + m]).toFixed(3)} (target ≤ 0.2)`);
+const med = (t) => { const s = [...t].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const ms = (v) => (v * 1000).toFixed(1).padStart(7);
+const by = Object.fromEntries(r.map((x) => [x.command, med(x.times)]));
+console.log("start latency over " + r[0].times.length + " runs (ms):        mean   median      min      max");
+for (const x of r) console.log(`  ${x.command.padEnd(12)}              ${ms(x.mean)}  ${ms(med(x.times))}  ${ms(x.min)}  ${ms(x.max)}`);
+for (const m of ["none", "net"]) {
+  const what = m === "none" ? "--network none" : "default network";
+  if (by["podman-" + m]) console.log(`lodger/podman (${what}, medians) = ${(by["lodger-" + m] / by["podman-" + m]).toFixed(3)}`);
+  if (by["base-" + m]) console.log(`lodger/baseline (${what}, medians) = ${(by["lodger-" + m] / by["base-" + m]).toFixed(3)}`);
+}
 ' "$work/result.json"
