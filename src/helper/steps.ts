@@ -65,7 +65,7 @@ export const FAILURES = [
   'make-rslave', 'pivot_root', 'bind-rootfs', 'open-in-rootfs', 'open-bind-source', 'bind-mount', 'mount-setattr', 'mount',
   'remount-ro', 'umount', 'mask', 'mkdir', 'symlink', 'create', 'remove', 'lstat', 'stat', 'open', 'write', 'fuse-overlayfs',
   'squashfuse', 'rmdir-cgroup', 'join-cgroup', 'socket', 'get-if-flags', 'set-if-flags', 'fork', 'clone', 'pipe', 'socketpair',
-  'signalfd', 'strdup', 'open-log', 'attach-socket', 'bind', 'listen', 'chdir', 'sethostname', 'setsid', 'setgroups',
+  'signalfd', 'open-log', 'attach-socket', 'bind', 'listen', 'chdir', 'sethostname', 'setsid', 'setgroups',
   'setresgid', 'setresuid', 'setgid', 'setuid', 'unlockpt', 'open-pty-peer', 'send-pty', 'dup2', 'set-controlling-tty',
   'close-fds', 'exec', 'drop-capability', 'raise-ambient-capability', 'clear-ambient-capabilities', 'keep-capabilities',
   'get-capabilities', 'set-capabilities', 'no-new-privileges', 'seccomp', 'seccomp-rule',
