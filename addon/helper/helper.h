@@ -57,6 +57,7 @@ enum stdin_mode { STDIN_NULL, STDIN_INHERIT };
 /* Every list is sized from the plan (plan.c): the kernel's limits are the only limits. */
 struct plan {
   char *buf; size_t len;
+  const char ***held; int nheld, cap_held;  /* token arrays records point into, freed by plan_free */
   /* namespaces */
   int ns_flags;          /* CLONE_NEW* for the container init, excluding user and cgroup */
   int new_cgroupns;      /* unshare CLONE_NEWCGROUP in init after joining the container's cgroup */
@@ -99,6 +100,8 @@ struct plan {
 int plan_read(int fd, struct plan *p, struct lerr *e);
 /* Decodes LEN bytes of BUF (taken over: freed with the plan) into P. */
 int plan_decode(char *buf, size_t len, struct plan *p, struct lerr *e);
+/* Frees what plan_read allocated (the helper otherwise keeps its plan for its whole life). */
+void plan_free(struct plan *p);
 /* `lodger-helper check-plan`: what a decoded plan holds, as one JSON line on fd 1 (for tests). */
 void plan_summary(const struct plan *p);
 

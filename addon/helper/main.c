@@ -26,9 +26,11 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "check-plan")) {
     /* The decoder alone, for tests: the error record (or a summary) as one JSON line on stdout. */
     report_fd = 1;
-    if (plan_read(0, &p, &e) < 0) { report_error(&e); return 125; }
-    plan_summary(&p);
-    return 0;
+    int rc = plan_read(0, &p, &e);
+    if (rc < 0) report_error(&e);
+    else plan_summary(&p);
+    plan_free(&p);
+    return rc < 0 ? 125 : 0;
   }
   if (fcntl(4, F_GETFD) >= 0) { report_fd = 4; fcntl(4, F_SETFD, FD_CLOEXEC); }
   int ctlfd = fcntl(5, F_GETFD) >= 0 ? 5 : -1;

@@ -43,7 +43,9 @@ static int read_fd_fully(int fd, char **out, size_t *outlen) {
     if (r == 0) break;
     len += (size_t)r;
   }
-  *out = buf; *outlen = len;
+  /* Exactly the plan's bytes: a read past its end is then past the allocation (and AddressSanitizer's to see). */
+  char *exact = realloc(buf, len ? len : 1);
+  *out = exact ? exact : buf; *outlen = len;
   return 0;
 }
 
@@ -240,7 +242,9 @@ int plan_decode(char *buf, size_t len, struct plan *p, struct lerr *e) {
     struct step r = { (enum record_id)id, records[id].name, n - 1, tok + 1 };
     int kept = check_args(&records[id], r.argc, r.argv, e);
     if (kept == 0) kept = apply(p, &phase, &r, e);
-    if (kept <= 0) free(tok);
+    if (kept == 1 && grow(&p->held, &p->nheld, &p->cap_held, 1, sizeof *p->held, e) < 0) kept = -1;
+    if (kept == 1) p->held[p->nheld++] = tok;
+    else free(tok);
     if (kept < 0) return -1;
   }
   /* execve(2) takes NULL-terminated lists. */
@@ -249,6 +253,16 @@ int plan_decode(char *buf, size_t len, struct plan *p, struct lerr *e) {
   p->env[p->nenv] = NULL;
   p->argv[p->nargv] = NULL;
   return 0;
+}
+
+void plan_free(struct plan *p) {
+  for (int i = 0; i < p->nheld; i++) free(p->held[i]);
+  free(p->held);
+  free(p->uidmap); free(p->gidmap); free(p->groups); free(p->env); free(p->argv);
+  free(p->prepare); free(p->setup); free(p->cleanup); free(p->join_ns);
+  if (p->sec) { free(p->sec->seccomp_rules); free(p->sec->bpf); free(p->sec); }
+  free(p->buf);
+  memset(p, 0, sizeof *p);
 }
 
 int plan_read(int fd, struct plan *p, struct lerr *e) {

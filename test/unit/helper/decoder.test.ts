@@ -1,6 +1,10 @@
 // Unit tests for the helper's plan decoder (plan.c) through `lodger-helper check-plan`: plans TypeScript encodes, large ones, and hostile ones.
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../../helpers/prereqs';
 import { helperExecutable } from '../../../src/helper/native';
 import { Plan, encodePlan } from '../../../src/helper/plan';
 
@@ -12,20 +16,24 @@ interface Summary {
 interface Refusal { event: 'error'; step: string; path: string; errno: number; detail: string }
 
 /** Decodes BYTES with the real helper; it runs nothing, only reads the plan and says what it holds. */
-function decode(bytes: Buffer): { code: number | null; signal: string | null; out: Summary | Refusal } {
-  const r = spawnSync(helperExecutable(), ['check-plan'], { input: bytes, encoding: 'utf8' });
-  return { code: r.status, signal: r.signal, out: JSON.parse(r.stdout.trim().split('\n').pop() || 'null') };
+function decode(bytes: Buffer, helper = helperExecutable()): { code: number | null; signal: string | null; out: Summary | Refusal; stderr: string } {
+  const r = spawnSync(helper, ['check-plan'], { input: bytes, encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'exitcode=99', UBSAN_OPTIONS: 'halt_on_error=1:exitcode=99' } });
+  return { code: r.status, signal: r.signal, out: JSON.parse(r.stdout.trim().split('\n').pop() || 'null'), stderr: r.stderr };
 }
 
+/** Every plan this file feeds the decoder, for the run under AddressSanitizer below. */
+const corpus: Buffer[] = [];
+const fed = (b: Buffer) => { corpus.push(b); return b; };
+
 function decoded(bytes: Buffer): Summary {
-  const r = decode(bytes);
+  const r = decode(fed(bytes));
   expect(r.out, JSON.stringify(r.out)).not.toHaveProperty('event');
   expect(r.code).toBe(0);
   return r.out as Summary;
 }
 
 function refused(bytes: Buffer): Refusal {
-  const r = decode(bytes);
+  const r = decode(fed(bytes));
   expect(r.signal).toBeNull();
   expect(r.code).toBe(125);
   const e = r.out as Refusal;
@@ -135,9 +143,34 @@ describe('hostile plans are refused with parse-plan and EINVAL, never a crash', 
     for (let i = 0; i < 60; i++) {
       const b = Buffer.from(i < 20 ? Buffer.from(Array.from({ length: rnd(64) }, () => rnd(256))) : base);
       if (i >= 20) for (let k = 0; k < 1 + rnd(4); k++) b[rnd(b.length)] = [0, 48, 57, 120, 255][rnd(5)];
-      const r = decode(i >= 40 ? b.subarray(0, rnd(b.length)) : b);
+      const r = decode(fed(i >= 40 ? b.subarray(0, rnd(b.length)) : b));
       expect(r.signal, `plan ${i}`).toBeNull();
       expect([0, 125], `plan ${i}: ${JSON.stringify(r.out)}`).toContain(r.code);
+    }
+  });
+});
+
+describe('under AddressSanitizer and UBSan', () => {
+  let asan = '';
+  beforeAll(() => {
+    if (!requireTool('cc')) return;
+    // The helper's own sources, built with the sanitizers: a read past the plan's end, a leak or undefined
+    // behaviour on any plan above is reported, where the normal build could pass by luck.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-asan-'));
+    const src = path.join(__dirname, '../../../addon/helper');
+    const sources = fs.readdirSync(src).filter((f) => f.endsWith('.c')).map((f) => path.join(src, f));
+    const cc = spawnSync('cc', ['-std=gnu11', '-O1', '-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', ...sources, '-lseccomp', '-o', path.join(dir, 'lodger-helper')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`building the helper with -fsanitize=address,undefined failed:\n${cc.stderr}`);
+    asan = path.join(dir, 'lodger-helper');
+  }, 300_000);
+
+  it('decodes or refuses every plan of this file without a memory error, a leak or undefined behaviour', () => {
+    if (!asan) return;
+    expect(corpus.length).toBeGreaterThan(30);
+    for (const [i, b] of corpus.entries()) {
+      const r = decode(b, asan);
+      expect(r.stderr, `plan ${i}`).not.toMatch(/Sanitizer|runtime error/);
+      expect([0, 125], `plan ${i}`).toContain(r.code);
     }
   });
 });
