@@ -2,7 +2,6 @@
 import { EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, LodgerError, errnoText } from '../errors';
 import { capabilityName } from './capabilityNames';
 import type { HelperFailure } from './helperProcess';
-import type { FailureStep } from './steps';
 
 export interface FailureContext { user?: string; what?: string }
 
@@ -10,7 +9,7 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
   const why = f.errno ? errnoText(f.errno) : '';
   const what = ctx.what ?? 'container';
   // The step names are steps.def's FAILURE entries: a case for a name the helper never reports does not compile.
-  switch (f.step as FailureStep) {
+  switch (f.step) {
     case 'newuidmap':
     case 'newgidmap':
       return new LodgerError('IDMAP_FAILED',
