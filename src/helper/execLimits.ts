@@ -38,7 +38,12 @@ export interface ExecLimits {
  * The limits execve(2) applies in a process with our RLIMIT_STACK (fs/exec.c, bprm_stack_limits): a
  * quarter of the stack limit, at most three quarters of _STK_LIM, at least 32 pages.
  */
+let cached: ExecLimits | undefined;
 export function execLimits(): ExecLimits {
+  return (cached ??= computeLimits());
+}
+
+function computeLimits(): ExecLimits {
   const page = pageSize();
   const stack = stackLimit();
   const quarter = stack === undefined ? Infinity : Math.floor(stack / 4);
