@@ -7,8 +7,9 @@ import { checkUserMapped, hostIdFor, type IdMapping } from '../helper/idmap';
 import { keepIdEtcFiles } from './keepId';
 import { bindFlags } from '../devices/devices';
 import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
-import { Plan } from '../helper/plan';
-import { securityRecords, securitySettings } from '../security/security';
+import { Plan, type ProcessPlan } from '../helper/plan';
+import type { Namespace } from '../helper/steps';
+import { securityRecords, securitySettings, type SecurityConfig } from '../security/security';
 
 /** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
 export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -63,7 +64,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const dir = containerDir(store, rec.Id);
   const rootfs = containerRootfs(store, rec);
   const hostNet = rec.HostConfig.NetworkMode === 'host';
-  const ns = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  const ns: Namespace[] = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
   // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
   if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
@@ -74,7 +75,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     const extra = rec.Driver === 'fuse-overlayfs' ? fuseOverlayExtraOptions(store, rec, i.mapping) : '';
     const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay', extra);
     if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
-    else plan.add('fuse-overlayfs', rootfs, opts);
+    else plan.fuseOverlayfs(rootfs, opts);
   }
 
   plan.inPhase('setup');
@@ -112,32 +113,38 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     for (const r of READONLY_PATHS) plan.readonly(r);
   }
   if (rec.HostConfig.ReadonlyRootfs) plan.remountReadonly('/');
-  if (!hostNet) plan.add('loopback-up');
+  if (!hostNet) plan.loopbackUp();
 
   plan.inPhase('cleanup');
   if (i.runtimeDir) {
     // pasta holds the namespace it serves and would outlive the container: stop it by its pid file.
-    plan.add('kill-pidfile', path.join(i.runtimeDir, 'pasta.pid'));
+    plan.killPidfile(path.join(i.runtimeDir, 'pasta.pid'));
     plan.rmtree(i.runtimeDir);
   }
   if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
   if (i.removeOnExit) plan.rmtree(dir);
 
-  plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
-  if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
-  if (i.waitForGo) plan.add('wait-go');
-  if (i.joinNetnsPid) plan.add('join-netns', String(i.joinNetnsPid));
-  if (rec.HostConfig.Init) plan.add('init');
-  if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
-  plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
+  plan.rootfs(rootfs).hostname(rec.Config.Hostname);
+  if (i.cgroupPath) plan.cgroup(i.cgroupPath);
+  if (i.waitForGo) plan.waitForGo();
+  if (i.joinNetnsPid) plan.joinNetns(i.joinNetnsPid);
+  if (rec.HostConfig.Init) plan.init();
   // Used by a detached helper only (the monitor); an attached one gives the container our own stdin.
-  if (i.keepStdin) plan.add('attach-socket', attachSocketPath(store, rec.Id));
-  plan.add('user', String(i.process.uid), String(i.process.gid));
-  // Capabilities, no_new_privs and seccomp for this user (security.ts; carried out by caps.c/seccomp.c).
-  for (const r of securityRecords(rec.HostConfig, i.process.uid)) plan.add(...r);
-  if (i.process.groups.length) plan.add('groups', ...(i.process.groups.map(String) as [string, ...string[]]));
-  plan.add('cwd', i.process.cwd);
-  if (i.process.env.length) plan.add('env', ...(i.process.env as [string, ...string[]]));
-  plan.add('argv', ...(i.process.argv as [string, ...string[]]));
-  return plan;
+  if (i.keepStdin) plan.attachSocket(attachSocketPath(store, rec.Id));
+  return plan.process(containerProcess(rec.HostConfig, i.process, { tty: i.tty, keepStdin: i.keepStdin }));
+}
+
+/**
+ * The process part of a plan, for the container's first process (`run`, `start`) and for `exec` alike:
+ * PROC's ids, directory, environment and command, the terminal and stdin, and the capabilities,
+ * no_new_privs and seccomp filter the container's settings give that user (security.ts; carried out
+ * by caps.c/seccomp.c). EXEC_PRIVILEGED: `exec --privileged`.
+ */
+export function containerProcess(hc: SecurityConfig, proc: ProcessSpec, io: { tty?: { rows: number; cols: number }; keepStdin: boolean; execPrivileged?: boolean }): ProcessPlan {
+  return {
+    ...proc,
+    security: securityRecords(hc, proc.uid, { execPrivileged: io.execPrivileged }),
+    tty: io.tty,
+    stdin: io.keepStdin ? 'inherit' : 'null',
+  };
 }

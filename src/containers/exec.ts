@@ -9,7 +9,7 @@ import { mustRecord } from './lifecycle';
 import { checkUserMapped } from '../helper/idmap';
 import { Plan } from '../helper/plan';
 import { processSpec } from './start';
-import { securityRecords } from '../security/security';
+import { containerProcess } from './containerPlan';
 import { callerMapping } from '../helper/usernsWorker';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
@@ -25,20 +25,14 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
   checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
   proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
-  const joins = ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup'];
-  if (rec.HostConfig.NetworkMode !== 'host') joins.push('net');
-  const plan = new Plan().add('target', String(st.Pid)).add('join', ...(joins as [string, ...string[]]));
-  if (st.CgroupPath) plan.add('cgroup', st.CgroupPath);
-  if (o.tty) plan.add('tty', String(process.stdout.rows ?? 24), String(process.stdout.columns ?? 80));
-  plan.add('stdin', o.interactive ? 'inherit' : 'null');
+  const plan = new Plan().join(st.Pid, ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup', ...(rec.HostConfig.NetworkMode !== 'host' ? ['net' as const] : [])]);
+  if (st.CgroupPath) plan.cgroup(st.CgroupPath);
   // With a single-id mapping setgroups(2) is denied in the container's user namespace.
-  if (rec.HostConfig.UsernsMode === 'single') plan.add('setgroups-deny');
-  plan.add('user', String(proc.uid), String(proc.gid));
+  if (rec.HostConfig.UsernsMode === 'single') plan.setgroupsDeny();
   // The exec'd process gets the container's capabilities and seccomp filter, never more.
-  for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
-  if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
-  plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
-  if (o.detach) plan.add('detach', '/dev/null');
+  const tty = o.tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
+  plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
+  if (o.detach) plan.detach('/dev/null');
   const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: o.detach });
   if (o.detach) {
     await h.settled;
