@@ -19,6 +19,8 @@
 //   4. If the body field was refused by createBody.ts (UNSUPPORTED), delete that entry.
 //   5. Test the flag (test/unit/containers/options.test.ts lists every flag) and its body mapping.
 import { parseBytes, type LimitFlags } from '../cgroups/limits';
+import { isCdiName } from '../devices/cdi';
+import { parsePublish } from '../network/ports';
 import { getField, readBool, readInt, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
 
 /** How one option travels in Docker's ContainerCreate body. */
@@ -121,7 +123,6 @@ export const CONTAINER_OPTIONS = {
   volumes: list('-v,--volume', 'Bind mount SRC:DST[:ro]', listAt('HostConfig.Binds')),
   devices: list('--device', 'Add a host device HOST[:CONTAINER][:rwm], or CDI devices VENDOR/CLASS=NAME|all (specs in /etc/cdi, /var/run/cdi)', {
     to: (v, b) => {
-      const { isCdiName } = require('../devices/cdi') as typeof import('../devices/cdi');
       const cdi = v.filter(isCdiName);
       setField(b, 'HostConfig.Devices', v.filter((d) => !isCdiName(d)).map(deviceMapping));
       if (cdi.length) setField(b, 'HostConfig.DeviceRequests', [{ Driver: 'cdi', DeviceIDs: cdi }]);
@@ -172,7 +173,6 @@ export const CONTAINER_OPTIONS = {
   privileged: bool('--privileged', 'All capabilities of the user namespace, no masked paths', boolAt('HostConfig.Privileged')),
   publish: list('-p,--publish', 'Publish a port [ip:][hostPort:]containerPort[/proto]', {
     to: (v, b) => {
-      const { parsePublish } = require('../network/ports') as typeof import('../network/ports');
       const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
       const exposed: Record<string, object> = {};
       for (const s of v.flatMap(parsePublish)) {
