@@ -42,6 +42,8 @@ const UNSUPPORTED: Unsupported[] = [
   { path: 'HostConfig.IpcMode', flag: '--ipc', asks: notIn('', 'private', 'shareable') },
   { path: 'HostConfig.UTSMode', flag: '--uts', asks: notIn('', 'private') },
   { path: 'HostConfig.CgroupnsMode', flag: '--cgroupns', asks: notIn('', 'private') },
+  // Every lodger container has a user namespace of its own; `host` (no remapping) cannot be had.
+  { path: 'HostConfig.UsernsMode', flag: '--userns', asks: notIn('', 'single', 'keep-id', 'auto'), hint: 'lodger knows --userns=single and --userns=keep-id' },
   { path: 'HostConfig.Cgroup', flag: '--cgroup', asks: nonEmpty },
   { path: 'HostConfig.CgroupParent', flag: '--cgroup-parent', asks: nonEmpty },
   { path: 'HostConfig.VolumesFrom', flag: '--volumes-from', asks: nonEmpty },

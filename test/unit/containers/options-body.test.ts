@@ -101,6 +101,7 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
   it('one-string Cmd and Entrypoint, NetworkDisabled, a bare Env name, fields Docker would ignore', () => {
     const o = createOptionsFromDockerBody({ Image: 'busybox', Cmd: 'true', Entrypoint: '', NetworkDisabled: true, Env: ['HOME_OF_THE_API', 'A=1'], Shell: ['sh'], Whatever: { x: 1 }, HostConfig: { ConsoleSize: [24, 80], NoSuchField: true } });
     expect(o).toMatchObject({ command: ['true'], entrypoint: '', network: 'none', env: ['A=1'] });
+    expect(createOptionsFromDockerBody({ Image: 'busybox', HostConfig: { UsernsMode: 'keep-id' } }).userns).toBe('keep-id');
   });
 
   it('refuses what lodger cannot do, naming the docker flag', () => {
@@ -111,6 +112,7 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
       [{ HostConfig: { DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] } }, '--gpus'],
       [{ HostConfig: { Links: ['db:db'] } }, '--link'],
       [{ HostConfig: { PidMode: 'host' } }, '--pid'],
+      [{ HostConfig: { UsernsMode: 'host' } }, '--userns'],
       [{ Volumes: { '/data': {} } }, 'anonymous volume'],
       [{ Healthcheck: { Test: ['CMD', 'true'] } }, '--health-cmd'],
       [{ NetworkingConfig: { EndpointsConfig: { a: {}, b: {} } } }, 'more than one network'],
