@@ -19,7 +19,6 @@
 //   4. If the body field was refused by createBody.ts (UNSUPPORTED), delete that entry.
 //   5. Test the flag (test/unit/containers/options.test.ts lists every flag) and its body mapping.
 import { parseBytes, type LimitFlags } from '../cgroups/limits';
-import { isCdiName } from '../devices/cdi';
 import { parsePublish } from '../network/ports';
 import { getField, readBool, readInt, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
 
@@ -123,8 +122,10 @@ export const CONTAINER_OPTIONS = {
   volumes: list('-v,--volume', 'Bind mount SRC:DST[:ro]', listAt('HostConfig.Binds')),
   devices: list('--device', 'Add a host device HOST[:CONTAINER][:rwm], or CDI devices VENDOR/CLASS=NAME|all (specs in /etc/cdi, /var/run/cdi)', {
     to: (v, b) => {
-      const cdi = v.filter(isCdiName);
-      setField(b, 'HostConfig.Devices', v.filter((d) => !isCdiName(d)).map(deviceMapping));
+      // A host device is an absolute path; anything else is a CDI name (devices/cdi.ts isCdiName checks it at
+      // create — not imported here: it loads the YAML parser, which --help and flag parsing need not pay for).
+      const cdi = v.filter((d) => !d.startsWith('/'));
+      setField(b, 'HostConfig.Devices', v.filter((d) => d.startsWith('/')).map(deviceMapping));
       if (cdi.length) setField(b, 'HostConfig.DeviceRequests', [{ Driver: 'cdi', DeviceIDs: cdi }]);
     },
     from: (b) => {
