@@ -19,7 +19,7 @@ interface Unsupported {
   /** The docker flag that sets it, for the message. */
   flag: string;
   /** Whether VALUE (never undefined/null) asks for something; Docker's zero values do not. */
-  asks: (value: unknown) => boolean;
+  asks: (value: unknown, body: ContainerCreateBody) => boolean;
   hint?: string;
 }
 
@@ -76,13 +76,21 @@ const UNSUPPORTED: Unsupported[] = [
   // Containers' output goes to lodger's own log file, which `logs` reads (logs.ts).
   { path: 'HostConfig.LogConfig.Type', flag: '--log-driver', asks: notIn('', 'json-file', 'local') },
   { path: 'HostConfig.LogConfig.Config', flag: '--log-opt', asks: nonEmpty },
-  { path: 'Volumes', flag: '-v PATH (an anonymous volume)', asks: nonEmpty, hint: 'bind a host directory: -v /host/dir:PATH' },
+  // Compose lists its bind mounts' destinations here too; only a path no bind covers is an anonymous volume.
+  { path: 'Volumes', flag: '-v PATH (an anonymous volume)', asks: (v, b) => anonymousVolumes(v, b).length > 0, hint: 'bind a host directory: -v /host/dir:PATH' },
   { path: 'Healthcheck.Test', flag: '--health-cmd', asks: (v) => nonEmpty(v) && !(Array.isArray(v) && v[0] === 'NONE') },
   { path: 'StopSignal', flag: '--stop-signal', asks: nonEmpty },
   { path: 'StopTimeout', flag: '--stop-timeout', asks: (v) => typeof v === 'number' },
   { path: 'Domainname', flag: '--domainname', asks: nonEmpty },
   { path: 'MacAddress', flag: '--mac-address', asks: nonEmpty },
 ];
+
+/** Config.Volumes paths that no HostConfig.Binds entry (SRC:DST[:opts]) mounts over. */
+function anonymousVolumes(volumes: unknown, body: ContainerCreateBody): string[] {
+  if (typeof volumes !== 'object' || volumes === null) return [];
+  const bound = new Set(readStrings(body, 'HostConfig.Binds').map((b) => b.split(':')[1]));
+  return Object.keys(volumes).filter((p) => !bound.has(p));
+}
 
 function refuse(flag: string, path: string, value: unknown, hint?: string): LodgerError {
   return new LodgerError('UNSUPPORTED_OPTION', `container create: lodger does not support ${flag} (${path}=${JSON.stringify(value)})${hint ? ` — ${hint}` : ''}`);
@@ -92,7 +100,7 @@ function refuse(flag: string, path: string, value: unknown, hint?: string): Lodg
 function checkSupported(body: ContainerCreateBody): void {
   for (const u of UNSUPPORTED) {
     const v = getField(body, u.path);
-    if (v !== undefined && u.asks(v)) throw refuse(u.flag, u.path, v, u.hint);
+    if (v !== undefined && u.asks(v, body)) throw refuse(u.flag, u.path, u.path === 'Volumes' ? anonymousVolumes(v, body) : v, u.hint);
   }
   const requests = getField(body, 'HostConfig.DeviceRequests');
   for (const r of Array.isArray(requests) ? requests as ContainerCreateBody[] : []) {
