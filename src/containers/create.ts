@@ -16,7 +16,8 @@ import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
 import { validateNetworkOptions, writeEtcFiles } from './networkSetup';
 import { translateIds, type IdMapping } from '../helper/idmap';
 import { writeKeepIdEtc } from './keepId';
-import type { CreateOptions } from './options';
+import { labelMap, resourceFlags, type CreateOptions } from './options';
+import { dockerBodyFromCreateOptions } from './createBody';
 import { checkSecurityOptions } from '../security/security';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
@@ -87,7 +88,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   const id = newContainerId();
-  checkCgroupRequest(o.resources, cgMode, id);
+  const resources = resourceFlags(o);
+  checkCgroupRequest(resources, cgMode, id);
   // Layers of another user's shared store decide the driver too (imageLayers.ts unmappedSharedLayers).
   const driver = await chooseDriver(p, mapping, o.storageDriver,
     src.squashfs ? { squashfs: true } : { shared: unmappedSharedLayers(p, image.layers, mapping) });
@@ -96,7 +98,9 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   validateNetworkOptions(o);
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
-  const restart = (o.restart ?? 'no').split(':');
+  // Every declared option's Docker field (options.ts), then what create resolves against the image and host.
+  const declared = dockerBodyFromCreateOptions(o);
+  const { HostConfig: declaredHost, NetworkingConfig: _net, Image: _image, Cmd: _cmd, ...declaredConfig } = declared;
   const rec: ContainerRecord = {
     Id: id,
     Name: o.name ?? '',
@@ -104,6 +108,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Image: o.image,
     ImageID: image.id,
     Config: {
+      ...(declaredConfig as Partial<ContainerRecord['Config']>),
       Hostname: o.hostname ?? id.slice(0, 12),
       Domainname: '',
       // keep-id runs as the user's own uid:gid unless -u says otherwise (podman-run(1) --userns=keep-id).
@@ -113,32 +118,20 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Entrypoint: entrypoint,
       Image: o.image,
       WorkingDir: o.workdir ?? cfg.config?.WorkingDir ?? '',
-      Labels: { ...(cfg.config?.Labels ?? {}), ...Object.fromEntries(o.labels.map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')])) },
+      Labels: { ...(cfg.config?.Labels ?? {}), ...labelMap(o.labels) },
       Tty: o.tty,
       OpenStdin: o.interactive,
       StopSignal: cfg.config?.StopSignal,
       ExposedPorts: cfg.config?.ExposedPorts,
     },
     HostConfig: {
-      Binds: o.volumes,
+      ...(declaredHost as ContainerRecord['HostConfig']),
       NetworkMode: network,
-      AutoRemove: o.rm,
-      ReadonlyRootfs: o.readOnly,
-      Init: o.init,
-      Privileged: o.privileged,
-      RestartPolicy: { Name: restart[0], MaximumRetryCount: Number(restart[1] ?? 0) },
-      PortBindings: {},
+      // -p values as given: resolved to host ports at each start (networkSetup.ts).
       PublishSpecs: o.publish,
-      PublishAllPorts: o.publishAll,
-      Dns: o.dns,
-      DnsSearch: o.dnsSearch,
-      DnsOptions: o.dnsOption,
-      ExtraHosts: o.addHost,
-      CapAdd: o.capAdd,
-      CapDrop: o.capDrop,
       SecurityOpt: securityOpt,
       UsernsMode: mapping.keepId ? 'keep-id' : mapping.setgroupsDeny ? 'single' : '',
-      Resources: o.resources,
+      Resources: resources,
       Cgroups: cgMode,
       Devices: dev.devices,
       DeviceRequests: dev.cdi.length ? [{ Driver: 'cdi', DeviceIDs: dev.cdi }] : undefined,
