@@ -1,7 +1,7 @@
 // Import rules for src/: floors, lowest first. A module may import its own floor and the floors below,
 // never a floor above, and no import circle anywhere. `npm test` runs this (npm run depcheck).
 const FLOORS = [
-  ['errors'],                         // src/errors.ts: the error types every floor shares
+  ['errors', 'events'],               // src/errors.ts, src/events.ts: the error and event types every floor shares
   ['helper', 'config'],               // the helper boundary (plan, spawning the helper and workers, id maps, the addon); config files
   ['worker'],                         // code that runs inside the user namespace for store operations
   ['oci'],                            // OCI image-spec shapes: digests, manifests, configs, layer decoding

@@ -2,6 +2,7 @@
 import { EXIT_CANNOT_INVOKE, LodgerError } from '../errors';
 import { liveState, readState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
+import type { ContainerIO } from './containerIO';
 import { mergeEnv, parseEnv } from './create';
 import { spawnHelper } from '../helper/helperProcess';
 import { helperFailureToError } from '../helper/helperErrors';
@@ -14,9 +15,12 @@ import { callerMapping } from '../helper/usernsWorker';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-export async function execInContainer(p: StorePaths, id: string, o: ExecOptions): Promise<number> {
+/**
+ * Runs O.command in running container ID and returns its exit status; the process gets IO's stdio
+ * (stdin only with -i or -t) and terminal size, and the signals IO relays. With -d it runs on its own
+ * and 0 is returned once it was started (IO is not used).
+ */
+export async function execInContainer(p: StorePaths, id: string, o: ExecOptions, io: ContainerIO): Promise<number> {
   const rec = mustRecord(p, id);
   const st = liveState(readState(p, id));
   if (!st.Running) throw new LodgerError('NOT_RUNNING', `container ${rec.Name} is not running — start it first ("lodger start ${rec.Name}")`, EXIT_CANNOT_INVOKE);
@@ -30,20 +34,19 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   // With a single-id mapping setgroups(2) is denied in the container's user namespace.
   if (rec.HostConfig.UsernsMode === 'single') plan.setgroupsDeny();
   // The exec'd process gets the container's capabilities and seccomp filter, never more.
-  const tty = o.tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
+  const tty = o.tty ? { rows: io.ttySize?.rows ?? 24, cols: io.ttySize?.cols ?? 80 } : undefined;
   plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
   if (o.detach) plan.detach('/dev/null');
-  const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: o.detach });
+  const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? io.stdin : 'ignore', io.stdout, io.stderr], detached: o.detach });
   if (o.detach) {
     await h.settled;
     if (h.events.errors.length) throw helperFailureToError(h.events.errors[0], { what: 'exec process' });
     h.release();
     return 0;
   }
-  const forward = (sig: NodeJS.Signals) => { h.child.kill(sig); };
-  for (const s of FORWARDED) process.on(s, forward);
+  const stopRelay = io.relaySignals?.((sig) => { h.child.kill(sig); });
   const { code } = await h.exited;
-  for (const s of FORWARDED) process.off(s, forward);
+  stopRelay?.();
   if (h.events.errors.length) {
     const e = helperFailureToError(h.events.errors[0], { what: 'exec process' });
     throw code === 126 || code === 127 ? new LodgerError(e.code, e.message, code) : e;

@@ -5,6 +5,7 @@ import { readImageFile } from '../image/layerLookup';
 import { containerDir, readState, writeState, ZERO_TIME, type ContainerRecord } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import type { ProcessSpec } from './containerPlan';
+import type { ContainerIO } from './containerIO';
 import { mergeEnv } from './create';
 import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
@@ -42,22 +43,21 @@ export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: 
 /** How long a container has to exit after SIGTERM before it is killed: `docker stop`'s default, 10 s. */
 const STOP_GRACE_MS = 10_000;
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 /**
- * Runs the container attached to this terminal and returns its exit status. The helper dies with us:
- * if this CLI is killed, the helper reads EOF on its control fd, kills the container and cleans up.
+ * Runs the container attached to IO (the CLI's terminal, the API's socket) and returns its exit status.
+ * The helper dies with us: if this process is killed, the helper reads EOF on its control fd, kills
+ * the container and cleans up.
  */
-export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping): Promise<number> {
+export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping, io: ContainerIO): Promise<number> {
   const proc = processSpec(p, rec);
-  const tty = rec.Config.Tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
+  const tty = rec.Config.Tty ? { rows: io.ttySize?.rows ?? 24, cols: io.ttySize?.cols ?? 80 } : undefined;
   const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, {
-    process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+    process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? io.stdin : 'ignore', io.stdout, io.stderr],
   });
   let stopTimer: NodeJS.Timeout | undefined;
-  const forward = (sig: NodeJS.Signals) => {
+  const send = (sig: NodeJS.Signals) => {
     h.child.kill(sig);
-    // SIGTERM to this CLI asks it to stop — kill(1), a service manager, or a batch scheduler cancelling
+    // A SIGTERM relayed by the front door asks to stop — to the CLI: kill(1), a service manager, or a batch scheduler cancelling
     // the job (Slurm's scancel signals every process of the job step, then SIGKILLs them KillWait
     // seconds later, 30 by default: slurm.conf(5)). A container whose PID 1 has no handler ignores it
     // (pid_namespaces(7)) and would be SIGKILLed together with the helper, which could then not remove
@@ -67,16 +67,17 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
       stopTimer.unref();
     }
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  const stopRelay = io.relaySignals?.(send);
   const { code, signal } = await h.exited;
   clearTimeout(stopTimer);
-  for (const s of FORWARDED) process.off(s, forward);
+  stopRelay?.();
   await removeCgroup(cgroupPath);
   // A user network's address and forwards outlive the namespaces (slirp4netns and pasta end by themselves).
   if (network?.state.backend === 'user') await network.stop().catch(() => undefined);
   // Failures while tidying up after the exit are worth a warning, not the container's status.
   const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
-  for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) process.stderr.write(`lodger: warning: ${helperFailureToError(f).message}\n`);
+  const report = io.report ?? p.report;
+  for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) report?.({ kind: 'warning', message: helperFailureToError(f).message });
   if (failures.length > 0) {
     const err = helperFailureToError(failures[0], { user: mapping.user });
     if (!rec.HostConfig.AutoRemove) recordExit(p, rec, code, err.message);

@@ -11,7 +11,7 @@ export class CreateCommand extends ContainerOptionsCommand {
     const { warnMapping } = await import('../../containers/run');
     const o = this.createOptions();
     const mapping = callerMapping(o.userns);
-    warnMapping(mapping);
+    warnMapping(mapping, this.reporter());
     const { rec } = await createContainer(await this.store(), o, mapping);
     this.context.stdout.write(rec.Id + '\n');
     return 0;
