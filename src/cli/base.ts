@@ -8,6 +8,12 @@ import type { ContainerIO } from '../containers/containerIO';
 /** The signals a terminal or a job controller sends lodger, relayed to a foreground container (SIGKILL and SIGSTOP cannot be caught). */
 const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
+/** Sends the signals lodger receives on with SEND (instead of dying of them) until the returned function is called. */
+export function relayProcessSignals(send: (sig: NodeJS.Signals) => void): () => void {
+  for (const s of RELAYED) process.on(s, send);
+  return () => { for (const s of RELAYED) process.off(s, send); };
+}
+
 export abstract class LodgerCommand extends Command {
   root = Option.String('--root', { description: 'Store directory (default $LODGER_ROOT or ~/.local/share/lodger)', hidden: true });
 
@@ -84,10 +90,7 @@ export abstract class LodgerCommand extends Command {
     return {
       stdin: 0, stdout: 1, stderr: 2,
       ttySize: { rows: out.rows ?? 24, cols: out.columns ?? 80 },
-      relaySignals: (send) => {
-        for (const s of RELAYED) process.on(s, send);
-        return () => { for (const s of RELAYED) process.off(s, send); };
-      },
+      relaySignals: relayProcessSignals,
       report: this.reporter(),
     };
   }

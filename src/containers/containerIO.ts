@@ -30,3 +30,30 @@ export interface ContainerIO {
   report?: Reporter;
 }
 
+/** The front door's terminal, for attaching to a container with a tty (the CLI's: tty.ReadStream/WriteStream). */
+export interface TerminalControl {
+  /** Raw mode on (keys go to the container's pty one by one, Ctrl-C included) or back off. */
+  setRaw(on: boolean): void;
+  /** Its size now; undefined when unknown (a terminal whose size nobody set says 0×0). */
+  size(): { rows: number; cols: number } | undefined;
+  /** Calls CB whenever the size changes (SIGWINCH); returns what stops that. */
+  onResize(cb: () => void): StopRelay;
+}
+
+/** What attaching to a running container's stdio needs from the front door. */
+export interface AttachIO {
+  /** Where the container's stdout and stderr go (kept apart). */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Input for a container created with -i; its end ends this attach's input only. */
+  stdin?: NodeJS.ReadableStream;
+  /** STDIN is typed by a person: the detach keys are watched in it (piped input goes through as it is). */
+  typed?: boolean;
+  /** The terminal behind STDIN/STDOUT, for a container with a tty. */
+  terminal?: TerminalControl;
+  /** As ContainerIO's: used when signals are proxied (AttachOptions.sigProxy, no tty). */
+  relaySignals?: (send: (sig: NodeJS.Signals) => void) => StopRelay;
+  /** Warnings of this attach (stdin could not be attached); default: the store's reporter. */
+  report?: Reporter;
+}
+
