@@ -1,7 +1,7 @@
 // The containers `ps` lists: records joined with their live state, filtered as Docker filters them (raw data: the front doors word it).
 import { LodgerError } from '../errors';
 import type { PortMapping } from '../network/ports';
-import { containerEntries, type ContainerRecord, type ContainerState } from '../storage/containers';
+import { containerEntries, listContainerIds, liveState, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 
 /** One container as `ps` sees it: times are ISO dates, ports the mappings it got at its last start. */
@@ -26,6 +26,11 @@ function ports(p: StorePaths, rec: ContainerRecord): PortMapping[] {
 }
 
 export interface ListOptions { all: boolean; filters: string[] }
+
+/** The ids of the running (or paused) containers: what `stats` shows when given none. */
+export function runningContainerIds(p: StorePaths): string[] {
+  return listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
+}
 
 export function listContainers(p: StorePaths, o: ListOptions): ContainerSummary[] {
   const filters = o.filters.map((f) => {

@@ -127,6 +127,21 @@ export async function loadArchive(p: StorePaths, file: string, report: Reporter 
   }
 }
 
+/**
+ * Loads the archive read from INPUT (a pipe, an HTTP request body): it is spooled into the store's tmp/
+ * first, since an archive's manifest may come after its layers; the copy is removed afterwards.
+ */
+export async function loadArchiveStream(p: StorePaths, input: NodeJS.ReadableStream, report: Reporter | undefined = p.report): Promise<ImageRecord[]> {
+  fs.mkdirSync(p.tmp, { recursive: true });
+  const file = path.join(p.tmp, `stdin-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+  try {
+    await pipeline(input, fs.createWriteStream(file));
+    return await loadArchive(p, file, report);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 function sha256Buf(b: Buffer): string {
   return 'sha256:' + crypto.createHash('sha256').update(b).digest('hex');
 }

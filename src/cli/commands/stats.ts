@@ -28,9 +28,10 @@ export class StatsCommand extends LodgerCommand {
   containers = Option.Rest();
   async run(): Promise<number> {
     const { sampleStats } = await import('../../containers/stats');
-    const { resolveContainer, listContainerIds, liveState, readState } = await import('../../storage/containers');
+    const { resolveContainer } = await import('../../storage/containers');
+    const { runningContainerIds } = await import('../../containers/list');
     const p = await this.store();
-    const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
+    const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : runningContainerIds(p);
     for (;;) {
       const rows = (await sampleStats(p, ids, this.noStream ? 500 : 1000)).map(statsRow);
       if (this.format === 'json') this.context.stdout.write(JSON.stringify(rows, null, 2) + '\n');
