@@ -4,7 +4,8 @@ import type { Reporter } from '../events';
 
 /**
  * One of the container's stdin, stdout or stderr: an fd the helper inherits (the CLI passes its own
- * 0, 1, 2), a stream with an fd (the API's hijacked socket), or 'ignore' (/dev/null).
+ * 0, 1, 2), a stream with an fd (the API's hijacked socket) the container uses directly, any other
+ * stream (copied through a pipe: a build's PassThrough), or 'ignore' (/dev/null).
  */
 export type StdioEnd = number | Stream | 'ignore';
 

@@ -9,8 +9,10 @@ import { helperFailureToError } from '../helper/helperErrors';
 import { mustRecord } from './lifecycle';
 import { checkUserMapped } from '../helper/idmap';
 import { Plan } from '../helper/plan';
-import { processSpec } from './start';
+import { pipeStdio, processSpec, stdioSlot } from './start';
 import { containerProcess } from './containerPlan';
+import type { StdioSlot } from '../helper/helperProcess';
+import type { StdioEnd } from './containerIO';
 import { callerMapping } from '../helper/usernsWorker';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
@@ -37,16 +39,20 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions,
   const tty = o.tty ? { rows: io.ttySize?.rows ?? 24, cols: io.ttySize?.cols ?? 80 } : undefined;
   plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
   if (o.detach) plan.detach('/dev/null');
-  const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? io.stdin : 'ignore', io.stdout, io.stderr], detached: o.detach });
+  const ends: [StdioEnd, StdioEnd, StdioEnd] = o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? io.stdin : 'ignore', io.stdout, io.stderr];
+  const slots = ends.map(stdioSlot) as [StdioSlot, StdioSlot, StdioSlot];
+  const h = spawnHelper('exec', plan, { stdio: slots, detached: o.detach });
   if (o.detach) {
     await h.settled;
     if (h.events.errors.length) throw helperFailureToError(h.events.errors[0], { what: 'exec process' });
     h.release();
     return 0;
   }
+  const copied = pipeStdio(h.child, ends, slots);
   const stopRelay = io.relaySignals?.((sig) => { h.child.kill(sig); });
   const { code } = await h.exited;
   stopRelay?.();
+  await copied;
   if (h.events.errors.length) {
     const e = helperFailureToError(h.events.errors[0], { what: 'exec process' });
     throw code === 126 || code === 127 ? new LodgerError(e.code, e.message, code) : e;
