@@ -1,0 +1,117 @@
+// RUN: executes a command in a container of the build (same id mapping as `run`) and archives its writable layer as the step's layer.
+//
+// The container is an ordinary one of the store, labelled as a build's: `ps -a` shows it while it
+// runs, and the build removes it afterwards. One left by a killed build is removed by the next one
+// (sweepBuildContainers). The diff of its upper directory is archived in the user namespace by the
+// same worker `commit` uses (worker/treeTar.ts, mode diff: overlay whiteouts become OCI ones).
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LodgerError } from '../errors';
+import { containerDir, createContainerRecord, listContainerIds, liveState, newContainerId, readContainer, readState, type ContainerRecord, type MountRecord } from '../storage/containers';
+import { chooseDriver } from '../storage/driver';
+import type { StorePaths } from '../storage/paths';
+import { removeCgroup } from '../containers/cgroupSetup';
+import { helperFailureToError } from '../helper/helperErrors';
+import { unmappedSharedLayers } from '../containers/imageLayers';
+import { launchContainer } from '../containers/launch';
+import { writeEtcFiles } from '../containers/networkSetup';
+import { removeContainer } from '../containers/remove';
+import { processSpec } from '../containers/start';
+import { callerMapping, runWorker } from '../helper/usernsWorker';
+import type { PackResult } from '../worker/treeTar';
+
+export const BUILD_LABEL = 'io.lodger.build';
+
+export interface RunStepInput {
+  /** diff_ids of the image so far, bottom first. */
+  layers: string[];
+  /** What to call the base in the container record (the stage's base image). */
+  image: string;
+  imageId: string;
+  argv: string[];
+  env: string[];
+  user: string;
+  cwd: string;
+  network: 'default' | 'none' | 'host';
+  mounts: MountRecord[];
+  onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunStepResult { exitCode: number; tarFile?: string }
+
+/**
+ * The default network of a build's RUN is the host's, as rootless BuildKit's (`--oci-worker-net=host`):
+ * package managers work, and no user-mode network stack is started for each step. `none` isolates it.
+ */
+function networkMode(n: RunStepInput['network']): string {
+  return n === 'none' ? 'none' : 'host';
+}
+
+export async function runStep(p: StorePaths, o: RunStepInput): Promise<RunStepResult> {
+  const mapping = callerMapping();
+  const driver = await chooseDriver(p, mapping, undefined, { shared: unmappedSharedLayers(p, o.layers, mapping) });
+  if (driver === 'vfs') throw new LodgerError('BUILD_UNSUPPORTED', 'RUN needs an overlay storage driver (kernel overlayfs or fuse-overlayfs) to see what the command changed — install fuse-overlayfs, or check `lodger info`');
+  const id = newContainerId();
+  const rec: ContainerRecord = {
+    Id: id,
+    Name: `build-${id.slice(0, 12)}`,
+    Created: new Date().toISOString(),
+    Image: o.image,
+    ImageID: o.imageId,
+    Config: {
+      Hostname: id.slice(0, 12), Domainname: '', User: o.user, Env: o.env, Cmd: o.argv, Entrypoint: null, Image: o.image,
+      WorkingDir: o.cwd, Labels: { [BUILD_LABEL]: String(process.pid) }, Tty: false, OpenStdin: false,
+    },
+    HostConfig: {
+      Binds: [], NetworkMode: networkMode(o.network), AutoRemove: false, ReadonlyRootfs: false, Init: false, Privileged: false,
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, PortBindings: {}, Dns: [], DnsSearch: [], DnsOptions: [], ExtraHosts: [],
+      CapAdd: [], CapDrop: [], SecurityOpt: [], UsernsMode: mapping.setgroupsDeny ? 'single' : '', Resources: {}, Cgroups: 'disabled',
+    },
+    Mounts: o.mounts,
+    Driver: driver,
+    Layers: o.layers,
+  };
+  await createContainerRecord(p, rec, (dir) => {
+    for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
+    writeEtcFiles(dir, rec, { kind: rec.HostConfig.NetworkMode });
+  });
+  try {
+    const proc = processSpec(p, rec, { argv: o.argv, env: o.env, cwd: o.cwd });
+    const { h, cgroupPath } = await launchContainer(p, rec, mapping, { process: proc, keepStdin: false, stdio: ['ignore', 'pipe', 'pipe'] });
+    h.child.stdout?.on('data', (d: Buffer) => o.onOutput('stdout', d));
+    h.child.stderr?.on('data', (d: Buffer) => o.onOutput('stderr', d));
+    const abort = () => { try { h.child.kill('SIGKILL'); } catch { /* gone */ } };
+    o.signal?.addEventListener('abort', abort);
+    let res: { code: number; signal: NodeJS.Signals | null };
+    try { res = await h.exited; } finally { o.signal?.removeEventListener('abort', abort); }
+    await removeCgroup(cgroupPath);
+    if (o.signal?.aborted) throw new LodgerError('BUILD_CANCELLED', 'the build was cancelled');
+    const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
+    if (failures.length) throw helperFailureToError(failures[0], { user: mapping.user });
+    if (res.signal) return { exitCode: 128 + (require('node:os').constants.signals[res.signal] ?? 0) };
+    if (res.code !== 0) return { exitCode: res.code };
+    const tarFile = path.join(p.tmp, `build-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+    const upper = path.join(containerDir(p, id), 'upper');
+    await runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping);
+    return { exitCode: 0, tarFile };
+  } finally {
+    await removeContainer(p, id, true).catch(() => undefined);
+  }
+}
+
+/** Removes build containers whose build is gone (a killed `lodger build` could not remove its own). */
+export async function sweepBuildContainers(p: StorePaths): Promise<void> {
+  for (const id of listContainerIds(p)) {
+    const rec = readContainer(p, id);
+    const owner = Number(rec?.Config.Labels?.[BUILD_LABEL]);
+    if (!rec || !owner) continue;
+    let alive = false;
+    try { process.kill(owner, 0); alive = true; } catch { /* gone */ }
+    if (alive && owner !== process.pid) continue;
+    if (liveState(readState(p, id)).Running && alive) continue;
+    await removeContainer(p, id, true).catch(() => undefined);
+  }
+}

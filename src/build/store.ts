@@ -1,0 +1,49 @@
+// Puts what a build makes into the store: a layer tar as blob + unpacked layer, and the final image (config, manifest, names).
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest } from '../image/config';
+import { putBlob, putBlobStream } from '../storage/blobs';
+import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
+import { storeLayer } from '../storage/layers';
+import type { StorePaths } from '../storage/paths';
+import type { BuiltLayer } from './cache';
+
+/**
+ * Stores the uncompressed layer tar TARFILE: one pass keeps the gzip blob (for push and save), the
+ * other unpacks the layer in the user-namespace worker (which maps owners as a pull does) and names it.
+ */
+export async function storeTarLayer(p: StorePaths, tarFile: string): Promise<BuiltLayer> {
+  const [blob, layer] = await Promise.all([
+    // Level 1: a build's layers are made on every cache miss; push and save ship them as they are.
+    putBlobStream(p, fs.createReadStream(tarFile).pipe(zlib.createGzip({ level: 1 }))),
+    storeLayer(p, fs.createReadStream(tarFile)),
+  ]);
+  return { diffId: layer.diffId, blob: { mediaType: MEDIA.ociLayerGzip, digest: blob.digest, size: blob.size }, size: layer.size };
+}
+
+/** An OCI manifest may only name OCI layer types; Docker's gzip layer is the same bytes under another name. */
+function ociLayer(d: Descriptor): Descriptor {
+  const mediaType = d.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : d.mediaType;
+  return { mediaType, digest: d.digest, size: d.size };
+}
+
+/** Writes CONFIG and a manifest over LAYERS and records the image under NAMES (moved from any other image). */
+export async function commitBuiltImage(p: StorePaths, config: ImageConfig, layers: BuiltLayer[], names: string[]): Promise<ImageRecord> {
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDigest = putBlob(p, configBytes);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
+    layers: layers.map((l) => ociLayer(l.blob)),
+  };
+  const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
+  return addImage(p, {
+    id: configDigest,
+    names: names.map(qualifyLocalName),
+    manifestDigest,
+    layers: layers.map((l) => l.diffId),
+    created: config.created ?? new Date().toISOString(),
+    size: layers.reduce((n, l) => n + l.size, 0),
+  });
+}
