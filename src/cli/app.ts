@@ -9,6 +9,8 @@ import { Builtins, Cli, type CommandClass } from 'clipanion';
  */
 export const COMMAND_MODULES = {
   attach: async () => [(await import('./commands/attach')).AttachCommand],
+  build: async () => [(await import('./commands/build')).BuildCommand],
+  builderPrune: async () => [(await import('./commands/builder/prune')).BuilderPruneCommand],
   commit: async () => [(await import('./commands/commit')).CommitCommand],
   containerPrune: async () => [(await import('./commands/container/prune')).ContainerPruneCommand],
   cp: async () => [(await import('./commands/cp')).CpCommand],
@@ -57,13 +59,16 @@ export type CommandModule = keyof typeof COMMAND_MODULES;
 export const BY_WORD: Record<string, CommandModule[]> = {
   '--version': ['version'],
   attach: ['attach'],
+  build: ['build'],
+  builder: ['builderPrune'],
+  buildx: ['build'],
   commit: ['commit'],
   container: ['attach', 'commit', 'containerPrune', 'cp', 'create', 'exec', 'export', 'inspect', 'kill', 'logs', 'pause', 'port', 'ps', 'rename', 'restart', 'rm', 'run', 'start', 'stats', 'stop', 'top', 'unpause', 'wait'],
   cp: ['cp'],
   create: ['create'],
   exec: ['exec'],
   export: ['export'],
-  image: ['imagePrune', 'images', 'import', 'inspect', 'load', 'pull', 'push', 'rmi', 'save', 'tag'],
+  image: ['build', 'imagePrune', 'images', 'import', 'inspect', 'load', 'pull', 'push', 'rmi', 'save', 'tag'],
   images: ['images'],
   import: ['import'],
   info: ['info'],
