@@ -242,7 +242,7 @@ async function runInstruction(b: Build, st: StageState, ins: Instruction): Promi
       const res = await runStep(b.p, {
         layers: st.layers.map((l) => l.diffId), image: st.image, imageId: st.imageId || 'sha256:' + '0'.repeat(64),
         argv, env: runEnv(st), user: st.config.config.User ?? '', cwd: st.config.config.WorkingDir || '/', network,
-        mounts: prepared.mounts, signal: b.input.signal,
+        mounts: prepared.mounts, signal: b.input.signal, lowerDirs: lowerDirs(b, st),
         onOutput: (stream, data) => b.emit({ type: 'output', stage: st.node.index, step: b.stepNo.get(ins) ?? 0, stream, data }),
       });
       if (res.exitCode !== 0) {

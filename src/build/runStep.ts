@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
+import { resolveInLayers } from '../image/layerLookup';
 import { containerDir, createContainerRecord, listContainerIds, liveState, newContainerId, readContainer, readState, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { StorePaths } from '../storage/paths';
@@ -35,6 +36,8 @@ export interface RunStepInput {
   cwd: string;
   network: 'default' | 'none' | 'host';
   mounts: MountRecord[];
+  /** The image's layer directories, top first: what existed before the step. */
+  lowerDirs: string[];
   onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   signal?: AbortSignal;
 }
@@ -47,6 +50,30 @@ export interface RunStepResult { exitCode: number; tarFile?: string }
  */
 function networkMode(n: RunStepInput['network']): string {
   return n === 'none' ? 'none' : 'host';
+}
+
+/** Where the helper mounts over the container's root (containerPlan.ts): not the command's changes. */
+const MOUNT_TARGETS = ['/dev', '/proc', '/sys', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf'];
+
+/**
+ * Removes from UPPER what the helper created only to mount over — an empty file or directory at a
+ * mount target the image did not have, and the empty directories made above it — so the layer holds
+ * what the command changed, as Docker's and buildah's do. Those entries are owned by container root,
+ * which is the caller on the host, so no user namespace is needed.
+ */
+export function removeMountStubs(upper: string, lowerDirs: string[], targets: string[]): void {
+  const deepestFirst = [...new Set(targets.map((t) => path.posix.resolve('/', t)))].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const t of deepestFirst) {
+    for (let cur = t; cur !== '/'; cur = path.posix.dirname(cur)) {
+      if (resolveInLayers(lowerDirs, cur)) break;
+      const host = path.join(upper, cur);
+      const st = fs.lstatSync(host, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isFile() && st.size === 0 && cur === t) fs.rmSync(host);
+      else if (st.isDirectory() && fs.readdirSync(host).length === 0) fs.rmdirSync(host);
+      else break;
+    }
+  }
 }
 
 export async function runStep(p: StorePaths, o: RunStepInput): Promise<RunStepResult> {
@@ -95,6 +122,7 @@ export async function runStep(p: StorePaths, o: RunStepInput): Promise<RunStepRe
     if (res.code !== 0) return { exitCode: res.code };
     const tarFile = path.join(p.tmp, `build-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
     const upper = path.join(containerDir(p, id), 'upper');
+    removeMountStubs(upper, o.lowerDirs, [...MOUNT_TARGETS, ...o.mounts.map((m) => m.Destination)]);
     await runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping);
     return { exitCode: 0, tarFile };
   } finally {
