@@ -364,6 +364,7 @@ async function onbuildTriggers(b: Build, st: StageState): Promise<void> {
   for (const t of triggers) {
     const parsed = parseDockerfile(`FROM scratch\n${t}\n`).stages[0].instructions[0];
     const ins: Instruction = { ...parsed, line: st.node.from.line, original: `ONBUILD ${parsed.original}` };
+    b.stepNo.set(ins, b.stepNo.get(st.node.from) ?? 0);
     await instruction(b, st, ins);
   }
 }
