@@ -42,8 +42,56 @@ function rel(p: string): string {
   return p.replace(/^\/+/, '');
 }
 
-/** Writes the COPY's layer to OUTFILE; returns the number of entries. */
-export function writeCopyLayer(req: CopyRequest, outFile: string): number {
+/**
+ * Writes the same entries as files under a directory, when every entry belongs to container root —
+ * the caller on the host — so the layer needs no unpacking in a user namespace. Directory modes and
+ * times are set last, once nothing more is written into them.
+ */
+class DirMirror {
+  usable = true;
+  private readonly dirs: Array<{ p: string; mode: number; mtime: number }> = [];
+  constructor(private readonly root: string) {}
+
+  add(e: TarEntry, src?: string): void {
+    if (!this.usable) return;
+    if (e.uid !== 0 || e.gid !== 0 || e.xattrs) { this.usable = false; return; }
+    const dst = path.join(this.root, e.name.toString());
+    switch (e.type) {
+      case 'directory':
+        if (!fs.existsSync(dst)) fs.mkdirSync(dst, { mode: 0o700 });
+        this.dirs.push({ p: dst, mode: e.mode, mtime: e.mtime });
+        return;
+      case 'file':
+        fs.copyFileSync(src!, dst, fs.constants.COPYFILE_FICLONE);
+        fs.chmodSync(dst, e.mode);
+        fs.utimesSync(dst, e.mtime, e.mtime);
+        return;
+      case 'symlink':
+        fs.symlinkSync(e.linkname!, dst);
+        fs.lutimesSync(dst, e.mtime, e.mtime);
+        return;
+      case 'link':
+        fs.linkSync(path.join(this.root, e.linkname!.toString()), dst);
+        return;
+      default:
+        this.usable = false;
+    }
+  }
+
+  finish(): void {
+    if (!this.usable) return;
+    for (const d of this.dirs.reverse()) {
+      fs.chmodSync(d.p, d.mode);
+      fs.utimesSync(d.p, d.mtime, d.mtime);
+    }
+  }
+}
+
+/**
+ * Writes the COPY's layer to OUTFILE; returns the number of entries, and whether MIRROR (a directory
+ * given to receive the same tree) holds the layer's files, ready to become the layer as they are.
+ */
+export function writeCopyLayer(req: CopyRequest, outFile: string, mirror?: string): { entries: number; mirrored: boolean } {
   const destIsDirByName = req.dest.endsWith('/');
   const dest = path.posix.normalize(req.dest);
   const existing = resolveInLayers(req.lowerDirs, dest);
@@ -56,7 +104,14 @@ export function writeCopyLayer(req: CopyRequest, outFile: string): number {
   const out = fs.openSync(outFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
   let entries = 0;
   try {
-    const w = new TarWriter(out);
+    const tar = new TarWriter(out);
+    const dir = mirror ? new DirMirror(mirror) : undefined;
+    const w = {
+      add(e: TarEntry, fd?: number, src?: string) {
+        tar.add(e, fd);
+        try { dir?.add(e, src); } catch { if (dir) dir.usable = false; }
+      },
+    };
     const written = new Set<string>();
     const links = new Map<string, Buffer>();
     const owner = req.owner ?? { uid: 0, gid: 0 };
@@ -101,7 +156,7 @@ export function writeCopyLayer(req: CopyRequest, outFile: string): number {
           const fd = fs.openSync(f.abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
           try {
             const fst = fs.fstatSync(fd);
-            w.add({ ...base, type: 'file', mode, size: fst.size }, fd);
+            w.add({ ...base, type: 'file', mode, size: fst.size }, fd, f.abs);
           } finally {
             fs.closeSync(fd);
           }
@@ -129,10 +184,11 @@ export function writeCopyLayer(req: CopyRequest, outFile: string): number {
         add(f, target);
       }
     }
-    w.finish();
+    tar.finish();
     fs.fsyncSync(out);
+    try { dir?.finish(); } catch { if (dir) dir.usable = false; }
+    return { entries, mirrored: !!dir?.usable };
   } finally {
     fs.closeSync(out);
   }
-  return entries;
 }

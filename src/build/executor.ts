@@ -13,7 +13,7 @@ import { readImageFile } from '../image/layerLookup';
 import { resolveUser } from '../containers/imageUser';
 import { callerMapping } from '../helper/usernsWorker';
 import { imageConfig, imageManifest } from '../storage/images';
-import { getLayer, imageLayerDirs } from '../storage/layers';
+import { getLayer, imageLayerDirs, newLayerStage } from '../storage/layers';
 import { ensureStore, type StorePaths } from '../storage/paths';
 import { cacheKey, lookupCache, recordCache, type BuiltLayer } from './cache';
 import { openContext, selectSource, type Context, type SelectedFile } from './context';
@@ -57,6 +57,8 @@ interface Build {
   usedArgs: Set<string>;
   stats: { cached: number; ran: number };
   tmpFiles: Set<string>;
+  /** Work left running (build containers' removal), waited for before the build returns. */
+  deferred: Array<Promise<unknown>>;
 }
 
 function platformArgs(): Map<string, string> {
@@ -179,7 +181,9 @@ function runHistory(st: StageState, argv: string[]): string {
   return `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')}`;
 }
 
-async function layerStep(b: Build, st: StageState, ins: Instruction, key: string, createdBy: string, make: () => Promise<string | undefined>): Promise<void> {
+interface Made { tarFile?: string; stage?: string }
+
+async function layerStep(b: Build, st: StageState, ins: Instruction, key: string, createdBy: string, make: () => Promise<Made>): Promise<void> {
   const no = b.stepNo.get(ins) ?? 0;
   const hit = b.input.noCache ? undefined : lookupCache(b.p, key);
   b.emit({ type: 'step', stage: st.node.index, step: no, total: b.total, text: stepText(ins), cached: !!hit });
@@ -193,12 +197,12 @@ async function layerStep(b: Build, st: StageState, ins: Instruction, key: string
     return;
   }
   b.stats.ran++;
-  const tarFile = await make();
+  const { tarFile, stage } = await make();
   if (!tarFile) throw new BuildError('BUILD_UNSUPPORTED', `${ins.keyword} produced no layer`);
   b.tmpFiles.add(tarFile);
   let layer: BuiltLayer;
   try {
-    layer = await storeTarLayer(b.p, tarFile);
+    layer = await storeTarLayer(b.p, tarFile, stage);
   } finally {
     fs.rmSync(tarFile, { force: true });
     b.tmpFiles.delete(tarFile);
@@ -244,11 +248,12 @@ async function runInstruction(b: Build, st: StageState, ins: Instruction): Promi
         argv, env: runEnv(st), user: st.config.config.User ?? '', cwd: st.config.config.WorkingDir || '/', network,
         mounts: prepared.mounts, signal: b.input.signal, lowerDirs: lowerDirs(b, st),
         onOutput: (stream, data) => b.emit({ type: 'output', stage: st.node.index, step: b.stepNo.get(ins) ?? 0, stream, data }),
+        defer: (pr) => b.deferred.push(pr),
       });
       if (res.exitCode !== 0) {
         throw new BuildError('BUILD_RUN_FAILED', `${b.file}:${ins.line}: ${ins.original.length > 200 ? ins.original.slice(0, 197) + '...' : ins.original}: the command exited with status ${res.exitCode}`, 1);
       }
-      return res.tarFile;
+      return { tarFile: res.tarFile, stage: res.stage };
     });
   } finally {
     await prepared.release();
@@ -316,8 +321,17 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
       if (materialize) await materialize();
       const out = tmpTar(b, 'copy');
       b.tmpFiles.add(out);
-      writeCopyLayer({ dest, sources, owner, chmod, mtime: b.input.timestamp, lowerDirs: lowerDirs(b, st), uidMap: mapping.uid, gidMap: mapping.gid }, out);
-      return out;
+      // Written twice at once: as the tar (for the diff_id and the blob) and, when every entry is
+      // root's (the caller's own files), straight into a layer directory, which then needs no unpacking.
+      const stage = newLayerStage(b.p);
+      fs.mkdirSync(path.join(stage, 'diff'), { mode: 0o755 });
+      let mirrored = false;
+      try {
+        ({ mirrored } = writeCopyLayer({ dest, sources, owner, chmod, mtime: b.input.timestamp, lowerDirs: lowerDirs(b, st), uidMap: mapping.uid, gidMap: mapping.gid }, out, path.join(stage, 'diff')));
+      } finally {
+        if (!mirrored) fs.rmSync(stage, { recursive: true, force: true });
+      }
+      return { tarFile: out, stage: mirrored ? stage : undefined };
     });
   } finally {
     for (const c of cleanup) await c();
@@ -390,13 +404,14 @@ export async function buildImage(p: StorePaths, input: BuildInput, onEvent: (e: 
   const hostDockerfile = 'dir' in input.context && input.dockerfile ? path.resolve(input.dockerfile) : undefined;
   const ctx = await openContext(input.context, p.tmp, hostDockerfile ?? input.dockerfile);
   const tmpFiles = new Set<string>();
+  const deferred: Array<Promise<unknown>> = [];
   try {
     const { text, file } = readDockerfile(input, ctx);
     const df = parseDockerfile(text);
     const globals = platformArgs();
     const b: Build = {
       p, input, emit: onEvent, df, file, ctx, globals, nodes: [], results: new Map(), stepNo: new Map(), total: 0,
-      usedArgs: new Set(), stats: { cached: 0, ran: 0 }, tmpFiles,
+      usedArgs: new Set(), stats: { cached: 0, ran: 0 }, tmpFiles, deferred,
     };
     for (const ins of df.globalArgs) declareArg(b, undefined, ins, globals, globals);
     b.nodes = stageGraph(df, globals);
@@ -443,6 +458,7 @@ export async function buildImage(p: StorePaths, input: BuildInput, onEvent: (e: 
     onEvent({ type: 'done', imageId: img.id, names: img.names });
     return { imageId: img.id, names: img.names, cached: b.stats.cached, ran: b.stats.ran };
   } finally {
+    await Promise.all(deferred);
     for (const f of tmpFiles) fs.rmSync(f, { force: true });
     ctx.cleanup();
   }

@@ -11,6 +11,7 @@ import { LodgerError } from '../errors';
 import { resolveInLayers } from '../image/layerLookup';
 import { containerDir, createContainerRecord, listContainerIds, liveState, newContainerId, readContainer, readState, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
+import { newLayerStage } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { removeCgroup } from '../containers/cgroupSetup';
 import { helperFailureToError } from '../helper/helperErrors';
@@ -40,9 +41,16 @@ export interface RunStepInput {
   lowerDirs: string[];
   onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   signal?: AbortSignal;
+  /** Takes work that may finish later (the container's removal); without it, runStep waits for it. */
+  defer?: (p: Promise<unknown>) => void;
 }
 
-export interface RunStepResult { exitCode: number; tarFile?: string }
+export interface RunStepResult {
+  exitCode: number;
+  tarFile?: string;
+  /** A layer staging directory already holding the layer's files (diff/), when the upper could move there. */
+  stage?: string;
+}
 
 /**
  * The default network of a build's RUN is the host's, as rootless BuildKit's (`--oci-worker-net=host`):
@@ -124,9 +132,21 @@ export async function runStep(p: StorePaths, o: RunStepInput): Promise<RunStepRe
     const upper = path.join(containerDir(p, id), 'upper');
     removeMountStubs(upper, o.lowerDirs, [...MOUNT_TARGETS, ...o.mounts.map((m) => m.Destination)]);
     await runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping);
-    return { exitCode: 0, tarFile };
+    // The upper directory is the layer, in the store's own on-disk form (whiteouts as 0:0 devices,
+    // opaque directories by xattr): moved into layers/ rather than unpacked again from the tar. Where
+    // it cannot move (another filesystem, or a RUN gave / away to another id) the tar is unpacked.
+    const stage = newLayerStage(p);
+    try {
+      fs.renameSync(upper, path.join(stage, 'diff'));
+      return { exitCode: 0, tarFile, stage };
+    } catch {
+      fs.rmdirSync(stage);
+      return { exitCode: 0, tarFile };
+    }
   } finally {
-    await removeContainer(p, id, true).catch(() => undefined);
+    // Removed meanwhile: the next step need not wait for it (the build waits for all at its end).
+    const removal = removeContainer(p, id, true).catch(() => undefined);
+    if (o.defer) o.defer(removal); else await removal;
   }
 }
 

@@ -138,6 +138,16 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
     await removeTrees([stage]);
     throw new LodgerError('DIFFID_MISMATCH', `layer content does not match its diff_id: expected ${expected}, got ${res.diffId} — the image is corrupt; pull or load it again`);
   }
+  return adoptLayerStage(p, stage, res.diffId, res.size, res.entries);
+}
+
+/**
+ * Records the staging directory STAGE (from newLayerStage, its files under diff/) as layer DIFFID:
+ * layer.json written, the directory renamed into place under the store lock. storeLayer ends here;
+ * a build hands over a container's upper directory the same way instead of unpacking its tar again.
+ */
+export async function adoptLayerStage(p: StorePaths, stage: string, diffId: string, size: number, entries: number): Promise<LayerRecord> {
+  const res = { diffId, size, entries };
   // Recorded before its files are synced, as valid for this boot only: a detached syncer makes it durable
   // once this command is done (scheduleLayerSync), off the pull's critical path (a syncfs(2) here cost
   // 0.07-0.1 s per 120 MB layer).
@@ -173,6 +183,14 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
   if (duplicate) await removeTrees([stage]);
   if (replaced) await removeTrees([replaced]).catch(() => undefined);  // else a later sweep removes it
   return duplicate ? getLayer(p, res.diffId)! : record;
+}
+
+/** A new staging directory in layers/ for adoptLayerStage (on the store's filesystem, so it renames into place). */
+export function newLayerStage(p: StorePaths): string {
+  ensureStore(p);
+  const stage = stagingDir(p);
+  fs.mkdirSync(stage, { mode: 0o700 });
+  return stage;
 }
 
 let syncScheduled = false;
