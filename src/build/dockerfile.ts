@@ -100,6 +100,15 @@ function toInstruction(ast: AstInstruction, lines: string[]): Instruction {
     if (heredocs.length) args = firstLine;
   }
   args = args.trim();
+  if (!flagged.getFlags) {
+    // dockerfile-ast reads flags only for the instructions that have some; Docker reads them for all
+    // (and then refuses unknown ones), so `ENV --x=1 A=1` is a flag error, not a variable named --x.
+    let m: RegExpExecArray | null;
+    while ((m = /^--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?(?:\s+|$)/.exec(args))) {
+      flags.push({ name: m[1], value: m[2] ?? null });
+      args = args.slice(m[0].length);
+    }
+  }
   const original = `${keyword} ${[...flags.map((f) => `--${f.name}${f.value === null ? '' : '=' + f.value}`), args].filter(Boolean).join(' ')}`;
   return { keyword: keyword as Keyword, line, original, flags, args, json: parseJsonForm(args), heredocs };
 }
