@@ -349,7 +349,7 @@ async function metadataInstruction(b: Build, st: StageState, ins: Instruction): 
 }
 
 async function instruction(b: Build, st: StageState, ins: Instruction): Promise<void> {
-  if (b.input.signal?.aborted) throw new BuildError('BUILD_CANCELLED', 'the build was cancelled');
+  if (b.input.signal?.aborted) throw new BuildError('BUILD_CANCELLED', 'the build was cancelled', 130);
   try {
     switch (ins.keyword) {
       case 'ARG': {
@@ -393,10 +393,23 @@ async function buildStage(b: Build, node: StageNode): Promise<StageState> {
   return st;
 }
 
+/** Removes what a killed build left in the store's tmp/ (names carry the build's pid: build-*-PID-*). */
+function sweepBuildTmp(p: StorePaths): void {
+  let names: string[];
+  try { names = fs.readdirSync(p.tmp); } catch { return; }
+  for (const n of names) {
+    const m = /^build-[a-z-]+?-(\d+)-[0-9a-f]{12}\.tar$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try { process.kill(Number(m[1]), 0); continue; } catch { /* its build is gone */ }
+    fs.rmSync(path.join(p.tmp, n), { force: true });
+  }
+}
+
 export async function buildImage(p: StorePaths, input: BuildInput, onEvent: (e: BuildEvent) => void): Promise<BuildResult> {
   ensureStore(p);
   const { sweepBuildContainers } = await import('./runStep');
   await sweepBuildContainers(p);
+  sweepBuildTmp(p);
   for (const t of input.tags) {
     const { parseReferenceParts } = await import('../image/reference');
     parseReferenceParts(t);

@@ -118,17 +118,20 @@ export async function runStep(p: StorePaths, o: RunStepInput): Promise<RunStepRe
     const { h, cgroupPath } = await launchContainer(p, rec, mapping, { process: proc, keepStdin: false, stdio: ['ignore', 'pipe', 'pipe'] });
     h.child.stdout?.on('data', (d: Buffer) => o.onOutput('stdout', d));
     h.child.stderr?.on('data', (d: Buffer) => o.onOutput('stderr', d));
-    const abort = () => { try { h.child.kill('SIGKILL'); } catch { /* gone */ } };
+    // Cancelled: the container's init is killed (and with it its pid namespace, pid_namespaces(7));
+    // the helper then sees it exit and unmounts and cleans up as after any exit.
+    const abort = () => { void h.pid.then((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, () => undefined); };
+    if (o.signal?.aborted) abort();
     o.signal?.addEventListener('abort', abort);
     let res: { code: number; signal: NodeJS.Signals | null };
     try { res = await h.exited; } finally { o.signal?.removeEventListener('abort', abort); }
     await removeCgroup(cgroupPath);
-    if (o.signal?.aborted) throw new LodgerError('BUILD_CANCELLED', 'the build was cancelled');
+    if (o.signal?.aborted) throw new LodgerError('BUILD_CANCELLED', 'the build was cancelled', 130);
     const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
     if (failures.length) throw helperFailureToError(failures[0], { user: mapping.user });
     if (res.signal) return { exitCode: 128 + (require('node:os').constants.signals[res.signal] ?? 0) };
     if (res.code !== 0) return { exitCode: res.code };
-    const tarFile = path.join(p.tmp, `build-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+    const tarFile = path.join(p.tmp, `build-run-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
     const upper = path.join(containerDir(p, id), 'upper');
     removeMountStubs(upper, o.lowerDirs, [...MOUNT_TARGETS, ...o.mounts.map((m) => m.Destination)]);
     await runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping);

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { removeTree, runLodger, runLodgerOk, spawnLodger, waitForExit, waitForOutput, type Store } from '../helpers/cli';
 import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
 
 const ok = haveSubids() && busyboxFixture() !== null;
@@ -241,4 +241,39 @@ describe.skipIf(!ok)('lodger build', () => {
     const again = await buildOk([dir]);
     expect(again.stdout).not.toMatch(/Using cache/);
   });
+
+  /** Processes of ours whose command line holds MARKER. */
+  function processesWith(marker: string): number[] {
+    const out: number[] = [];
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try { if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(marker)) out.push(Number(pid)); } catch { /* gone */ }
+    }
+    return out;
+  }
+  async function until(fn: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!fn()) throw new Error(`after 10 s: ${what}`);
+  }
+
+  it.each(['SIGINT', 'SIGKILL'] as const)('%s during a RUN leaves no process, container, temporary file or tag, and the next build works', async (sig) => {
+    const marker = `3133${sig === 'SIGINT' ? 7 : 8}`;
+    const dir = context({ Dockerfile: `FROM busybox\nRUN echo started; sleep ${marker}\n` });
+    const child = spawnLodger(['build', '-t', `cancel:${sig.toLowerCase()}`, dir], { store });
+    await waitForOutput(child, 'started', { timeoutMs: 60_000 });
+    await until(() => processesWith(`sleep ${marker}`).length > 0, `sleep ${marker} has not started`);
+    process.kill(child.pid!, sig);
+    const r = await waitForExit(child, 30_000);
+    expect(r.code === 0).toBe(false);
+    await until(() => processesWith(`sleep ${marker}`).length === 0, `sleep ${marker} runs`);
+    const images = await runLodgerOk(['images'], { store });
+    expect(images.stdout).not.toMatch(new RegExp(`cancel +${sig.toLowerCase()}`));
+    // The next build sweeps what a killed one could not remove, and works.
+    const next = context({ Dockerfile: 'FROM busybox\nRUN echo next > /n\n' });
+    await buildOk(['-t', 'after-cancel:1', next]);
+    expect(await run(['after-cancel:1', 'cat', '/n'])).toBe('next\n');
+    expect((await runLodgerOk(['ps', '-a', '-q'], { store })).stdout).toBe('');
+    const tmp = path.join(store.root, 'tmp');
+    expect(fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.startsWith('build-')) : []).toEqual([]);
+    expect(fs.readdirSync(path.join(store.root, 'layers')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  }, 120_000);
 });

@@ -83,9 +83,10 @@ export class BuildCommand extends LodgerCommand {
     };
     const ac = new AbortController();
     input.signal = ac.signal;
+    // Kept for the whole build (not once): a second Ctrl-C must not kill the CLI before it has cleaned up.
     const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const { buildImage } = await import('../../build/executor');
     const out = this.context.stdout;
     const err = this.context.stderr;
