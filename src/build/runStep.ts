@@ -77,9 +77,14 @@ export function removeMountStubs(upper: string, lowerDirs: string[], targets: st
       const host = path.join(upper, cur);
       const st = fs.lstatSync(host, { throwIfNoEntry: false });
       if (!st) continue;
-      if (st.isFile() && st.size === 0 && cur === t) fs.rmSync(host);
-      else if (st.isDirectory() && fs.readdirSync(host).length === 0) fs.rmdirSync(host);
-      else break;
+      try {
+        if (st.isFile() && st.size === 0 && cur === t) fs.rmSync(host);
+        else if (st.isDirectory() && fs.readdirSync(host).length === 0) fs.rmdirSync(host);
+        else break;
+      } catch {
+        // Not ours to remove as the caller (the command changed its directory's owner or mode): it stays.
+        break;
+      }
     }
   }
 }
