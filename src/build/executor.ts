@@ -300,7 +300,15 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
     } else {
       for (const src of list) {
         if (/^[a-z]+:\/\//i.test(src)) throw new BuildError('BUILD_UNSUPPORTED', `${ins.keyword} ${src}: remote URLs are not supported yet — download the file into the context first`);
-        sources.push({ arg: src, files: selectSource(b.ctx, src, ins.keyword), glob: /[*?[]/.test(src) });
+        const files = selectSource(b.ctx, src, ins.keyword);
+        // ADD of a local tar archive (plain or gzip) adds its contents, not the file (the reference, ADD).
+        const archive = add && files.length === 1 && files[0].st.isFile() ? await extractIfArchive(b, files[0].abs, cleanup) : undefined;
+        if (archive) {
+          const { makeIgnore } = await import('./context');
+          sources.push({ arg: src, files: selectSource({ root: archive, ignore: makeIgnore(''), cleanup: () => undefined }, '.', ins.keyword), glob: false });
+        } else {
+          sources.push({ arg: src, files, glob: /[*?[]/.test(src) });
+        }
       }
       for (const name of heredocWords) {
         const h = heredocs.get(name)!;
@@ -336,6 +344,30 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
   } finally {
     for (const c of cleanup) await c();
   }
+}
+
+/** FILE unpacked into a private directory when it is a tar (plain or gzip-compressed); undefined otherwise. */
+async function extractIfArchive(b: Build, file: string, cleanup: Array<() => Promise<void> | void>): Promise<string | undefined> {
+  const head = Buffer.alloc(512);
+  const fd = fs.openSync(file, 'r');
+  let n: number;
+  try { n = fs.readSync(fd, head, 0, 512, 0); } finally { fs.closeSync(fd); }
+  const gzip = n >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const tar = n >= 262 && head.toString('latin1', 257, 262) === 'ustar';
+  if (!gzip && !tar) return undefined;
+  const dir = fs.mkdtempSync(path.join(b.p.tmp, 'build-add-'));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const zlib = require('node:zlib') as typeof import('node:zlib');
+  const input = fs.createReadStream(file);
+  const { unpackContextTar } = await import('./context');
+  try {
+    await unpackContextTar(gzip ? input.pipe(zlib.createGunzip()) : input, dir);
+  } catch (e) {
+    // A gzip file that is not a tar is added as the file it is (Docker does the same).
+    if (gzip) { fs.rmSync(dir, { recursive: true, force: true }); return undefined; }
+    throw e;
+  }
+  return dir;
 }
 
 async function metadataInstruction(b: Build, st: StageState, ins: Instruction): Promise<void> {

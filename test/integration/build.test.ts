@@ -194,6 +194,14 @@ describe.skipIf(!ok)('lodger build', () => {
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
+  it('ADD of a local tar (plain or gzip) adds its contents; COPY adds the archive itself', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nADD files.tar.gz /opt/\nADD plain.tar /plain\nCOPY files.tar.gz /copied/\n', 'src/x/one': '1\n', 'src/two': '2\n' });
+    execFileSync('tar', ['-C', path.join(dir, 'src'), '-czf', path.join(dir, 'files.tar.gz'), '.']);
+    execFileSync('tar', ['-C', path.join(dir, 'src'), '-cf', path.join(dir, 'plain.tar'), 'two']);
+    await buildOk(['-t', 'add:1', dir]);
+    expect(await run(['add:1', 'sh', '-c', 'cat /opt/x/one /opt/two /plain/two; ls /copied'])).toBe('1\n2\n2\nfiles.tar.gz\n');
+  });
+
   it('keeps RUN --mount=type=cache content across builds, out of the image', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nARG N\nRUN --mount=type=cache,target=/cache echo $N >> /cache/log && cat /cache/log > /seen\n' });
     await buildOk(['--build-arg', 'N=1', '-t', 'cm:1', dir]);
