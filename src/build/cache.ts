@@ -7,7 +7,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Descriptor } from '../image/config';
+import type { Descriptor } from '../oci/config';
 import { readJson, writeJsonAtomic } from '../storage/atomic';
 import { hasBlob } from '../storage/blobs';
 import { getLayer } from '../storage/layers';

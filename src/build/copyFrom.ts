@@ -9,14 +9,13 @@ import ignore from '@balena/dockerignore';
 import { runOnContainerFs } from '../containers/containerFs';
 import { createContainerRecord, newContainerId, type ContainerRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
-import { imageConfig } from '../storage/images';
 import { removeContainer } from '../containers/remove';
 import { callerMapping } from '../helper/usernsWorker';
 import { cacheKey } from './cache';
 import { selectSource, type Context } from './context';
 import type { CopySource } from './copyLayer';
 import { BuildError } from './errors';
-import type { Build } from './executor';
+import type { Build } from './state';
 import { stageRef } from './stages';
 import { BUILD_LABEL } from './runStep';
 
@@ -29,7 +28,6 @@ async function sourceLayers(b: Build, stage: number, ref: string): Promise<{ lay
   }
   const { ensureImage } = await import('../image/pull');
   const img = await ensureImage(b.p, ref, b.input.pull === 'always' ? 'always' : b.input.pull);
-  void imageConfig;
   return { layers: img.layers, id: img.id };
 }
 

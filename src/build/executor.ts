@@ -7,8 +7,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LodgerError } from '../errors';
-import { hostArchitecture, type ImageConfig } from '../image/config';
+import { hostArchitecture, type ImageConfig } from '../oci/config';
 import { readImageFile } from '../image/layerLookup';
 import { resolveUser } from '../containers/imageUser';
 import { callerMapping } from '../helper/usernsWorker';
@@ -18,48 +17,16 @@ import { ensureStore, type StorePaths } from '../storage/paths';
 import { cacheKey, lookupCache, recordCache, type BuiltLayer } from './cache';
 import { openContext, selectSource, type Context, type SelectedFile } from './context';
 import { writeCopyLayer, type CopySource } from './copyLayer';
-import { flag, flags, checkFlags, parseDockerfile, type Instruction, type ParsedDockerfile } from './dockerfile';
+import { flag, flags, checkFlags, parseDockerfile, type Instruction } from './dockerfile';
 import { BuildError, atLine } from './errors';
 import { applyMetadata, argDeclarations, commandOf, DEFAULT_SHELL, envMap, type BuildRuntimeConfig } from './metadata';
-import { neededStages, stageGraph, stageRef, targetIndex, type StageNode } from './stages';
+import { neededStages, stageGraph, targetIndex, type StageNode } from './stages';
 import { storeTarLayer, commitBuiltImage } from './store';
+import type { Build, StageState } from './state';
 import type { BuildEvent, BuildInput, BuildResult } from './types';
 import { expandWord, type Env } from './words';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-interface StageState {
-  node: StageNode;
-  config: ImageConfig & { config: BuildRuntimeConfig };
-  layers: BuiltLayer[];
-  key: string;
-  /** ARGs declared in this stage, with their values (unset ones absent). */
-  args: Map<string, string>;
-  cmdSet: boolean;
-  image: string;
-  imageId: string;
-  /** The time of the last step that made a layer (or the base's): metadata steps and the image take it. */
-  created: string;
-}
-
-interface Build {
-  p: StorePaths;
-  input: BuildInput;
-  emit: (e: BuildEvent) => void;
-  df: ParsedDockerfile;
-  file: string;
-  ctx: Context;
-  globals: Map<string, string>;
-  nodes: StageNode[];
-  results: Map<number, Promise<StageState>>;
-  stepNo: Map<Instruction, number>;
-  total: number;
-  usedArgs: Set<string>;
-  stats: { cached: number; ran: number };
-  tmpFiles: Set<string>;
-  /** Work left running (build containers' removal), waited for before the build returns. */
-  deferred: Array<Promise<unknown>>;
-}
 
 function platformArgs(): Map<string, string> {
   const arch = hostArchitecture();
@@ -508,10 +475,3 @@ export async function buildImage(p: StorePaths, input: BuildInput, onEvent: (e: 
     ctx.cleanup();
   }
 }
-
-export type { Build, StageState };
-export { stageRef };
-export function buildHelpers() {
-  return { lowerDirs, chownIds };
-}
-void LodgerError;

@@ -4,7 +4,7 @@
 // exec form is kept as written; which instructions expand variables follows the Dockerfile reference
 // ("Environment replacement": ADD COPY ENV EXPOSE FROM LABEL STOPSIGNAL USER VOLUME WORKDIR ONBUILD).
 import * as path from 'node:path';
-import type { ImageRuntimeConfig } from '../image/config';
+import type { ImageRuntimeConfig } from '../oci/config';
 import { checkFlags, parseJsonForm, type Instruction } from './dockerfile';
 import { BuildError } from './errors';
 import { expandWord, nameValuePairs, splitWords, type Env } from './words';

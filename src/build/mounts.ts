@@ -13,7 +13,7 @@ import lockfile from 'proper-lockfile';
 import type { MountRecord } from '../storage/containers';
 import { contextRelative, resolveInside } from './context';
 import { BuildError } from './errors';
-import type { Build } from './executor';
+import type { Build } from './state';
 
 export interface MountSpec { type: string; target?: string; source?: string; id?: string; from?: string; readonly: boolean; sharing: string; mode?: number; uid?: number; gid?: number; required: boolean }
 

@@ -2,7 +2,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
-import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest } from '../image/config';
+import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/config';
 import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { adoptLayerStage, storeLayer } from '../storage/layers';
