@@ -11,6 +11,7 @@ import { archiveConfig, imageTree, treeDiff } from '../helpers/imageTree';
 import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
 import { makePodman, type Podman } from './pull-push-common';
 import { requireTool } from '../helpers/prereqs';
+import { registryPrereqs, startRegistry } from '../helpers/registry';
 
 const ready = haveSubids() && busyboxFixture() !== null && requireTool('podman');
 
@@ -139,5 +140,26 @@ describe.runIf(ready)('lodger build and podman build agree', () => {
     const added: Record<string, string[]> = { metadata: [], files: ['srv/hard.txt', 'srv/soft', 'srv/app/a.txt', 'var/lib/thing/g', 'etc/myapp/settings.ini'], stages: ['opt/bin/tool', 'usr/share/lib.txt'] };
     for (const p of added[name]) expect(r.paths).toContain(p);
     expect(Object.keys(r.mine).length).toBeGreaterThan(name === 'metadata' ? 8 : 1);
+  }, 300_000);
+});
+
+describe.runIf(ready && registryPrereqs())('what lodger builds, podman pulls and runs', () => {
+  it('pushed to a registry, the built image runs under podman with its config', async () => {
+    const reg = await startRegistry();
+    try {
+      const dir = path.join(work, 'pushed');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM localhost/busybox\nENV WHO=podman\nRUN echo "built by lodger, run by $WHO" > /msg && rm /usr/bin/env\nCMD ["cat", "/msg"]\n');
+      await runLodgerOk(['build', '-q', '-t', 'pushme:1', dir], { store, timeoutMs: 180_000 });
+      const ref = `${reg.host}/built/pushme:1`;
+      const pushed = await runLodgerOk(['push', 'pushme:1', ref], { store, timeoutMs: 120_000 });
+      expect(pushed.stdout).toMatch(/@sha256:[0-9a-f]{64}\n$/);
+      await podman.ok(['pull', '--quiet', '--tls-verify=false', ref]);
+      expect(await podman.ok(['run', '--rm', '--runtime', 'runc', '--network', 'none', ref])).toBe('built by lodger, run by podman\n');
+      // The whiteout of the RUN layer holds under podman too.
+      expect((await podman.run(['run', '--rm', '--runtime', 'runc', '--network', 'none', ref, 'ls', '/usr/bin/env'])).code).not.toBe(0);
+    } finally {
+      await reg.stop();
+    }
   }, 300_000);
 });
