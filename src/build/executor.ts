@@ -266,7 +266,15 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
       materialize = async () => { sources.push(...await r.sources()); };
     } else {
       for (const src of list) {
-        if (/^[a-z]+:\/\//i.test(src)) throw new BuildError('BUILD_UNSUPPORTED', `${ins.keyword} ${src}: remote URLs are not supported yet — download the file into the context first`);
+        if (/^[a-z]+:\/\//i.test(src)) {
+          if (!add) throw new BuildError('BUILD_SYNTAX', `COPY ${src}: COPY takes files of the context only — use ADD for a URL`);
+          const dir = fs.mkdtempSync(path.join(b.p.tmp, 'build-url-'));
+          cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+          const { fetchRemote } = await import('./remote');
+          const file = await fetchRemote(src, dir);
+          sources.push({ arg: path.basename(file), files: [{ abs: file, rel: '', st: fs.lstatSync(file), top: true }], glob: false });
+          continue;
+        }
         const files = selectSource(b.ctx, src, ins.keyword);
         // ADD of a local tar archive (plain or gzip) adds its contents, not the file (the reference, ADD).
         const archive = add && files.length === 1 && files[0].st.isFile() ? await extractIfArchive(b, files[0].abs, cleanup) : undefined;

@@ -202,6 +202,30 @@ describe.skipIf(!ok)('lodger build', () => {
     expect(await run(['add:1', 'sh', '-c', 'cat /opt/x/one /opt/two /plain/two; ls /copied'])).toBe('1\n2\n2\nfiles.tar.gz\n');
   });
 
+  it('ADD of a URL fetches it (redirects followed, mode 0600, not unpacked), and its content decides the cache', async () => {
+    const http = await import('node:http');
+    let body = 'remote v1\n';
+    const server = http.createServer((req, res) => {
+      if (req.url === '/r') { res.writeHead(302, { Location: '/files/hello.txt' }); res.end(); return; }
+      if (req.url === '/files/hello.txt') { res.writeHead(200, { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT' }); res.end(body); return; }
+      res.writeHead(404); res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const dir = context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/r /dl/\n` });
+      await buildOk(['-t', 'url:1', dir]);
+      expect(await run(['url:1', 'sh', '-c', 'cat /dl/hello.txt; stat -c "%a %Y" /dl/hello.txt'])).toBe('remote v1\n600 1445412480\n');
+      expect((await buildOk(['-t', 'url:1', dir])).stdout).toMatch(/Using cache/);
+      body = 'remote v2\n';
+      expect((await buildOk(['-t', 'url:1', dir])).stdout).not.toMatch(/Using cache/);
+      const missing = await build([context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/nope /x\n` })]);
+      expect(missing.stderr).toMatch(/Dockerfile:2: ADD .*\/nope.*: the server answered 404/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('keeps RUN --mount=type=cache content across builds, out of the image', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nARG N\nRUN --mount=type=cache,target=/cache echo $N >> /cache/log && cat /cache/log > /seen\n' });
     await buildOk(['--build-arg', 'N=1', '-t', 'cm:1', dir]);
