@@ -3,7 +3,7 @@
 // - cache: a directory per user and id kept in the store ($root/build-cache-mounts/<id>), so its
 //   content outlives the build; sharing=locked (and the default "shared", for safety across parallel
 //   builds) holds a lock on it for the step.
-// - bind: a context path (read-only unless rw), never followed out of the context.
+// - bind: a context path, read-only; with rw, a copy whose changes are thrown away (Docker's rule).
 // - secret: the file given with --secret id=ID,src=PATH at /run/secrets/ID, read-only.
 // - tmpfs: an empty private directory, removed after the step.
 import * as crypto from 'node:crypto';
@@ -83,7 +83,16 @@ export async function buildMounts(b: Build, _stage: number, specs: string[], lin
         const rel = contextRelative(m.source ?? '.', 'RUN --mount');
         const source = resolveInside(b.ctx.root, rel);
         if (!fs.existsSync(source)) throw new BuildError('BUILD_COPY_SOURCE', `line ${line}: RUN --mount type=bind,source=${m.source}: no such file or directory in the build context`);
-        mounts.push(mountRecord(source, target, m.readonly));
+        if (!m.readonly) {
+          // rw: the step may write, but its writes are thrown away (as Docker's): it gets a copy.
+          const copy = fs.mkdtempSync(path.join(b.p.tmp, 'build-bind-'));
+          releases.push(() => removeTreeAsCaller(copy));
+          const dst = path.join(copy, path.basename(source) || 'root');
+          fs.cpSync(source, dst, { recursive: true, verbatimSymlinks: true });
+          mounts.push(mountRecord(dst, target, false));
+          continue;
+        }
+        mounts.push(mountRecord(source, target, true));
       } else if (m.type === 'secret') {
         const id = m.id ?? path.basename(m.target!);
         const secret = b.input.secrets.find((s) => s.id === id);

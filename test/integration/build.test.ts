@@ -226,6 +226,53 @@ describe.skipIf(!ok)('lodger build', () => {
     }
   });
 
+  it('--label, --iidfile, --secret, RUN --mount bind/tmpfs, --network none and --timestamp', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = s3cret && echo secret-ok > /secret-ok',
+        'RUN --mount=type=bind,source=conf,target=/mnt/conf cat /mnt/conf/value > /from-bind',
+        'RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/y && ls /scratch > /tmpfs-list',
+        'RUN --network=none ls /sys/class/net > /nets-none',
+        '',
+      ].join('\n'),
+      'conf/value': 'bound\n',
+    });
+    const secret = path.join(work, 'tok');
+    fs.writeFileSync(secret, 's3cret');
+    const iid = path.join(work, 'iid');
+    await buildOk(['--secret', `id=tok,src=${secret}`, '--label', 'team=build', '--iidfile', iid, '--timestamp', '1700000000', '-t', 'opts:1', dir]);
+    const img = await inspect('opts:1');
+    expect(fs.readFileSync(iid, 'utf8')).toBe(img.Id);
+    expect((img.Config.Labels as Record<string, string>).team).toBe('build');
+    expect((img as unknown as { Created: string }).Created).toMatch(/^2023-11-14T22:13:20/);
+    expect(await run(['opts:1', 'sh', '-c', 'cat /secret-ok /from-bind /tmpfs-list /nets-none; ls /run/secrets /mnt/conf /scratch 2>/dev/null | wc -w'])).toBe('secret-ok\nbound\ny\nlo\n0\n');
+    // A required secret that was not given stops the build.
+    const req = await build([context({ Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=missing,required cat /run/secrets/missing\n' })]);
+    expect(req.stderr).toMatch(/the secret "missing" is required/);
+  });
+
+  it('builds independent stages at the same time (they meet over the host network, RUN\'s default)', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox AS listener',
+        `RUN timeout 60 nc -l -p ${port} > /got`,
+        'FROM busybox AS talker',
+        `RUN for i in $(seq 1 300); do echo hello | nc 127.0.0.1 ${port} && break; sleep 0.2; done; echo sent > /sent`,
+        'FROM busybox',
+        'COPY --from=listener /got /got',
+        'COPY --from=talker /sent /sent',
+        'RUN --mount=type=bind,source=.,target=/ctx,rw rm /ctx/Dockerfile && echo scribble > /ctx/new',
+        '',
+      ].join('\n'),
+    });
+    await buildOk(['-t', 'par:1', dir]);
+    expect(await run(['par:1', 'cat', '/got', '/sent'])).toBe('hello\nsent\n');
+    // A rw bind mount's writes are thrown away: the context is untouched.
+    expect(fs.readdirSync(dir)).toEqual(['Dockerfile']);
+  });
+
   it('keeps RUN --mount=type=cache content across builds, out of the image', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nARG N\nRUN --mount=type=cache,target=/cache echo $N >> /cache/log && cat /cache/log > /seen\n' });
     await buildOk(['--build-arg', 'N=1', '-t', 'cm:1', dir]);
