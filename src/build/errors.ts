@@ -1,14 +1,20 @@
 // Build errors: one LodgerError subclass whose codes say which part of a build failed (stable, for the CLI and the API).
-import { LodgerError } from '../errors';
+import { LodgerError, type ErrorKind } from '../errors';
 
 export type BuildErrorCode =
   | 'BUILD_SYNTAX' | 'BUILD_UNKNOWN_INSTRUCTION' | 'BUILD_VARIABLE' | 'BUILD_NO_DOCKERFILE' | 'BUILD_NO_FROM'
   | 'BUILD_TARGET' | 'BUILD_STAGE' | 'BUILD_COPY_SOURCE' | 'BUILD_CONTEXT' | 'BUILD_RUN_FAILED' | 'BUILD_UNSUPPORTED'
   | 'BUILD_CANCELLED' | 'BUILD_FETCH' | 'BUILD_SECRET' | 'BUILD_USER';
 
+/** A build that cannot be made as written is the caller's mistake (invalid); a fetch or a cancel is not. */
+function kindOf(code: BuildErrorCode): ErrorKind {
+  if (code === 'BUILD_FETCH' || code === 'BUILD_CANCELLED') return 'unavailable';
+  return 'invalid';
+}
+
 export class BuildError extends LodgerError {
   constructor(code: BuildErrorCode, message: string, exitCode = 1) {
-    super(code, message, exitCode);
+    super(code, message, { exitCode, kind: kindOf(code) });
   }
 }
 

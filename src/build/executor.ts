@@ -100,7 +100,7 @@ async function baseState(b: Build, node: StageNode): Promise<StageState> {
   if (node.base === 'scratch') return empty();
   b.emit({ type: 'pull', ref: node.base });
   const { ensureImage } = await import('../image/pull');
-  const img = await ensureImage(b.p, node.base, b.input.pull, { platform: node.platform ?? b.input.platform });
+  const img = await ensureImage(b.p, node.base, b.input.pull, { platform: node.platform ?? b.input.platform, report: (e) => { if (e.kind !== 'layer') b.emit({ type: 'warning', message: e.message }); } });
   const cfg = imageConfig(b.p, img) as ImageConfig & { config?: BuildRuntimeConfig };
   const manifest = imageManifest(b.p, img);
   const layers: BuiltLayer[] = img.layers.map((diffId, i) => ({ diffId, blob: manifest.layers[i], size: getLayer(b.p, diffId)?.size ?? 0 }));
