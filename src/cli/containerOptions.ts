@@ -14,7 +14,10 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
   envFile = Option.Array('--env-file', [], { description: 'Read environment variables from a file' });
   workdir = Option.String('-w,--workdir', { description: 'Working directory inside the container' });
   user = Option.String('-u,--user', { description: 'User (name|uid[:group|gid])' });
-  volume = Option.Array('-v,--volume', [], { description: 'Bind mount SRC:DST[:ro]' });
+  volume = Option.Array('-v,--volume', [], { description: 'Bind mount a host path or a volume: SRC|NAME:DST[:ro][:nocopy], or DST for an anonymous volume' });
+  mount = Option.Array('--mount', [], { description: 'type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]' });
+  tmpfs = Option.Array('--tmpfs', [], { description: 'Mount a tmpfs: /path[:opts] (size=, mode=, [no]exec, …)' });
+  volumesFrom = Option.Array('--volumes-from', [], { description: "Mount another container's volumes and bind mounts: CONTAINER[:ro|rw]" });
   device = Option.Array('--device', [], { description: 'Add a host device HOST[:CONTAINER][:rwm], or CDI devices VENDOR/CLASS=NAME|all (specs in /etc/cdi, /var/run/cdi)' });
   entrypoint = Option.String('--entrypoint', { description: "Override the image's entrypoint" });
   init = Option.Boolean('--init', false, { description: 'Run an init as PID 1 that forwards signals and reaps zombies' });
@@ -58,7 +61,7 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
     put('pidsLimit', this.pidsLimit); put('blkioWeight', this.blkioWeight);
     return {
       image: this.image, command: this.command, entrypoint: this.entrypoint, env: this.env, envFile: this.envFile,
-      workdir: this.workdir, user: this.user, volumes: this.volume, devices: this.device, rm: this.rm, detach: this.detach, name: this.name,
+      workdir: this.workdir, user: this.user, volumes: this.volume, mounts: this.mount, tmpfs: this.tmpfs, volumesFrom: this.volumesFrom, devices: this.device, rm: this.rm, detach: this.detach, name: this.name,
       interactive: this.interactive, tty: this.tty, init: this.init, readOnly: this.readOnly, hostname: this.hostname,
       network: this.network ?? '', storageDriver: this.storageDriver, userns: this.userns, privileged: this.privileged,
       publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption,

@@ -57,6 +57,13 @@ export function containerRootfs(store: StorePaths, rec: ContainerRecord): string
   return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
 }
 
+/** A tmpfs's mount flags and data from its recorded options (mounts.ts): flags the helper knows, the rest is data. */
+function tmpfsArgs(opts: string): [string[], string] {
+  const all = opts.split(',').filter(Boolean);
+  const isFlag = (o: string) => ['ro', 'nosuid', 'nodev', 'noexec'].includes(o);
+  return [all.filter(isFlag), all.filter((o) => !isFlag(o)).join(',')];
+}
+
 export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const { rec, store } = i;
   checkUserMapped(i.mapping, i.process.uid, i.process.gid, i.process.groups);
@@ -103,8 +110,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   for (const f of ['hostname', 'hosts', 'resolv.conf']) plan.bind(path.join(dir, f), `/etc/${f}`);
   if (rec.HostConfig.UsernsMode === 'keep-id') for (const [host, at] of keepIdEtcFiles(dir)) plan.bind(host, at);
   for (const m of rec.Mounts) {
-    if (m.Type !== 'bind') continue;
-    plan.bind(m.Source, m.Destination, bindFlags(m));
+    if (m.Type === 'tmpfs') plan.mount('tmpfs', m.Destination, 'tmpfs', ...tmpfsArgs(m.TmpfsOptions ?? ''));
+    else plan.bind(m.Source, m.Destination, bindFlags(m));  // a volume is its _data directory, bound
   }
   plan.mkdir(i.process.cwd);
   if (!rec.HostConfig.Privileged && !securitySettings(rec.HostConfig.SecurityOpt ?? []).unmaskSystemPaths) {
@@ -121,7 +128,13 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     plan.rmtree(i.runtimeDir);
   }
   if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
-  if (i.removeOnExit) plan.rmtree(dir);
+  if (i.removeOnExit) {
+    plan.rmtree(dir);
+    // --rm takes the container's anonymous volumes along, as Docker does (not named ones, not
+    // --volumes-from ones: those records carry no Anonymous mark). Done here, in the user namespace,
+    // because their files are subuid-owned.
+    for (const m of rec.Mounts) if (m.Type === 'volume' && m.Anonymous) plan.rmtree(path.dirname(m.Source));
+  }
 
   plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
   if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);

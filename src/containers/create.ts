@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
 import { DEFAULT_PATH, type ImageConfig } from '../oci/config';
-import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
+import { containerDir, createContainerRecord, newContainerId, readContainer, resolveContainer, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
 import { imageLayerDirs } from '../storage/layers';
@@ -18,6 +18,8 @@ import { translateIds, type IdMapping } from '../helper/idmap';
 import { writeKeepIdEtc } from './keepId';
 import type { CreateOptions } from './options';
 import { checkSecurityOptions } from '../security/security';
+import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
+import { runOnContainerFs } from './containerFs';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
 export function parseEnv(env: string[], envFiles: string[]): string[] {
@@ -48,21 +50,6 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...map.values()];
 }
 
-/** `-v SRC:DST[:ro|rw|z|Z…]` for host directories and files; the source must exist (as podman requires). */
-export function parseVolume(spec: string): MountRecord {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw new LodgerError('BAD_VOLUME', `-v ${spec}: expected SRC:DST[:ro]`);
-  const [src, dst, opts = ''] = parts;
-  if (!src.startsWith('/') && !src.startsWith('.')) throw new LodgerError('BAD_VOLUME', `-v ${spec}: named volumes are not supported; give a host path (absolute or ./relative)`);
-  if (!dst.startsWith('/')) throw new LodgerError('BAD_VOLUME', `-v ${spec}: the container path must be absolute`);
-  const source = path.resolve(src);
-  if (!fs.existsSync(source)) throw new LodgerError('BIND_SOURCE', `-v ${spec}: bind mount source ${source} does not exist — create it first or fix the path`);
-  const flags = opts.split(',').filter(Boolean);
-  for (const f of flags) if (!['ro', 'rw', 'z', 'Z', 'rbind', 'bind', 'rprivate', 'private'].includes(f)) throw new LodgerError('BAD_VOLUME', `-v ${spec}: unknown option "${f}"`);
-  const ro = flags.includes('ro');
-  return { Type: 'bind', Source: source, Destination: path.posix.normalize(dst), Mode: ro ? 'ro' : '', RW: !ro, Propagation: 'rprivate' };
-}
-
 /** Docker's command rules: --entrypoint replaces the image's and drops its Cmd; args replace Cmd. */
 export function resolveCommand(cfg: ImageConfig, command: string[], entrypoint?: string): { entrypoint: string[] | null; cmd: string[] | null } {
   const image = cfg.config ?? {};
@@ -83,7 +70,9 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   // Devices first: a missing device or CDI spec fails before anything is probed or written.
   const dev = resolveDeviceRequests(o.devices ?? []);
-  const mounts = [...o.volumes.map(parseVolume), ...dev.mounts];
+  // Parsed and checked before anything is written; volumes are made just before the record (mounts.ts).
+  const mountSpecs = collectMounts({ volumes: o.volumes, mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], imageVolumes: Object.keys(cfg.config?.Volumes ?? {}) });
+  const inherited = (o.volumesFrom ?? []).flatMap((spec) => inheritMounts(spec, volumesFromMounts(p, spec)));
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   const id = newContainerId();
@@ -97,6 +86,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
   const restart = (o.restart ?? 'no').split(':');
+  const vols = await resolveMounts(p, mountSpecs, inherited);
+  const mounts: MountRecord[] = [...vols.mounts, ...dev.mounts];
   const rec: ContainerRecord = {
     Id: id,
     Name: o.name ?? '',
@@ -148,15 +139,22 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Layers: image.layers,
     SquashfsImage: src.squashfs?.file,
   };
-  await createContainerRecord(p, rec, (dir) => {
-    for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
-    // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
-    if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
-    adoptImageFiles(src, dir);
-    fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
-    // Provisional: a container with a network of its own gets them rewritten once it is attached.
-    writeEtcFiles(dir, rec, { kind: network });
-  });
+  try {
+    await createContainerRecord(p, rec, (dir) => {
+      for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
+      // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
+      if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
+      adoptImageFiles(src, dir);
+      fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
+      // Provisional: a container with a network of its own gets them rewritten once it is attached.
+      writeEtcFiles(dir, rec, { kind: network });
+    });
+  } catch (e) {
+    // Anonymous volumes made for a container that could not be created are nobody's.
+    const { removeAnonymousVolumes } = await import('../volumes/volumes');
+    await removeAnonymousVolumes(p, vols.createdVolumes).catch(() => undefined);
+    throw e;
+  }
   if (driver === 'vfs') {
     const rootfs = path.join(containerDir(p, id), 'rootfs');
     // keep-id: the copy is owned as the container must see it — each layer file's id, as seen in the
@@ -170,5 +168,17 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     // E.g. owners a single-id mapping cannot give the copy: the user should know the copy differs.
     for (const n of notes) process.stderr.write(`lodger: note: ${n}\n`);
   }
+  // Docker's copy-up: a new (empty) volume takes the image's files at its mount point, owners and
+  // modes kept — they are subuid-owned, so the copy runs in the worker on the container's layers.
+  if (vols.copyUp.length) {
+    await runOnContainerFs(p, rec, { write: false, snapshot: true }, 'copyup', (root) => [JSON.stringify({ root, items: vols.copyUp })]);
+  }
   return { rec, image, config: cfg };
+}
+
+/** The mounts of the container a --volumes-from spec names. */
+function volumesFromMounts(p: StorePaths, spec: string): MountRecord[] {
+  const other = readContainer(p, resolveContainer(p, volumesFromRef(spec)));
+  if (!other) throw new LodgerError('NO_SUCH_CONTAINER', `--volumes-from ${spec}: no such container`);
+  return other.Mounts;
 }

@@ -9,6 +9,10 @@ export interface CreateOptions {
   workdir?: string;
   user?: string;
   volumes: string[];
+  /** --mount, --tmpfs, --volumes-from (mounts.ts). */
+  mounts?: string[];
+  tmpfs?: string[];
+  volumesFrom?: string[];
   /** --device: host device paths and CDI names (devices.ts). */
   devices?: string[];
   rm: boolean;

@@ -48,7 +48,7 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
     // record exists) is removed like one that ran; the helper's own cleanup covers failures after it started.
     if (o.rm) {
       const { removeContainer } = await import('./remove');
-      await removeContainer(p, rec.Id, true).catch(() => undefined);
+      await removeContainer(p, rec.Id, true, { volumes: true }).catch(() => undefined);
     }
     throw e;
   }

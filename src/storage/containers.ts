@@ -9,7 +9,15 @@ import type { StorePaths } from './paths';
 
 export type StorageDriverName = 'overlay' | 'fuse-overlayfs' | 'vfs';
 
-export interface MountRecord { Type: 'bind' | 'volume' | 'tmpfs'; Source: string; Destination: string; Mode: string; RW: boolean; Propagation?: string }
+/**
+ * A mount as Docker's inspect shows it. volume: Name is the volume and Source its _data directory;
+ * tmpfs: Source is empty and TmpfsOptions the mount data (size=, mode=). Anonymous marks a volume made
+ * for this container (`-v /path`, the image's VOLUME): removed with it by `rm -v` and `--rm`.
+ */
+export interface MountRecord {
+  Type: 'bind' | 'volume' | 'tmpfs'; Source: string; Destination: string; Mode: string; RW: boolean; Propagation?: string;
+  Name?: string; Driver?: string; Anonymous?: boolean; TmpfsOptions?: string;
+}
 
 export interface ContainerRecord {
   Id: string;
