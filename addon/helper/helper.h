@@ -49,6 +49,8 @@ struct plan {
   enum stdin_mode stdin_mode;
   uid_t uid; gid_t gid;
   gid_t groups[64]; int ngroups;
+  /* "rlimit NAME SOFT HARD" (--ulimit): set before the ids change; NAME as in setrlimit(2) without RLIMIT_ */
+  struct { const char *name; unsigned long long soft, hard; } rlimits[16]; int nrlimits;
   const char *cwd;
   const char *env[512]; int nenv;
   const char *argv[512]; int nargv;

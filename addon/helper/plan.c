@@ -102,6 +102,14 @@ int plan_read(int fd, struct plan *p, struct lerr *e) {
       for (int i = 0; i < argc && p->ngroups < 64; i++) p->groups[p->ngroups++] = (gid_t)strtoul(a[i], NULL, 10);
       free(tok);
     }
+    else if (!strcmp(op, "rlimit") && argc == 3 && p->nrlimits < 16) {
+      /* "unlimited" is RLIM_INFINITY; numbers as the CLI checked them */
+      p->rlimits[p->nrlimits].name = a[0];
+      p->rlimits[p->nrlimits].soft = !strcmp(a[1], "unlimited") ? ~0ULL : strtoull(a[1], NULL, 10);
+      p->rlimits[p->nrlimits].hard = !strcmp(a[2], "unlimited") ? ~0ULL : strtoull(a[2], NULL, 10);
+      p->nrlimits++;
+      free(tok);
+    }
     else if (!strcmp(op, "cwd")) { p->cwd = a[0]; free(tok); }
     else if (!strcmp(op, "env")) { for (int i = 0; i < argc && p->nenv < 511; i++) p->env[p->nenv++] = a[i]; free(tok); }
     else if (!strcmp(op, "argv")) { for (int i = 0; i < argc && p->nargv < 511; i++) p->argv[p->nargv++] = a[i]; free(tok); }

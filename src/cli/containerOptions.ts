@@ -47,6 +47,16 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
   pidsLimit = Option.String('--pids-limit', { description: 'Process limit' });
   blkioWeight = Option.String('--blkio-weight', { description: 'Block IO weight (10-1000)' });
   cgroups = Option.String('--cgroups', { description: 'enabled or disabled' });
+  ulimit = Option.Array('--ulimit', [], { description: 'Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, …), at most your own hard limit' });
+  sysctl = Option.Array('--sysctl', [], { description: 'Namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)' });
+  groupAdd = Option.Array('--group-add', [], { description: 'Additional group (name in the image, or gid)' });
+  stopSignal = Option.String('--stop-signal', { description: 'Signal `stop` sends first (default the image\'s, else SIGTERM)' });
+  stopTimeout = Option.String('--stop-timeout', { description: 'Seconds `stop` waits before SIGKILL (default 10)' });
+  shmSize = Option.String('--shm-size', { description: 'Size of /dev/shm (default 64m)' });
+  cidfile = Option.String('--cidfile', { description: 'Write the container id to this file (which must not exist)' });
+  pid = Option.String('--pid', { description: 'PID namespace: host, or a private one (default)' });
+  ipc = Option.String('--ipc', { description: 'IPC namespace: host, private (default), shareable' });
+  uts = Option.String('--uts', { description: 'UTS namespace: host, or a private one (default)' });
   platform = Option.String('--platform', { description: 'os/arch[/variant] of the image to pull' });
   pull = Option.String('--pull', { description: 'missing (default), always or never' });
 
@@ -68,6 +78,8 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
       addHost: this.addHost, restart: this.restart, labels: this.label, capAdd: this.capAdd, capDrop: this.capDrop,
       securityOpt: this.securityOpt, resources, cgroups: this.cgroups, platform: this.platform,
       pull: this.pull as CreateOptions['pull'],
+      ulimits: this.ulimit, sysctls: this.sysctl, groupAdd: this.groupAdd, stopSignal: this.stopSignal, stopTimeout: this.stopTimeout,
+      shmSize: this.shmSize, cidfile: this.cidfile, pid: this.pid, ipc: this.ipc, uts: this.uts,
     };
   }
 }

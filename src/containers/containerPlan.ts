@@ -1,4 +1,5 @@
 // Builds the helper plan for a container: namespaces, id maps, rootfs assembly, /dev /proc /sys, binds, the process.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
@@ -9,6 +10,7 @@ import { bindFlags } from '../devices/devices';
 import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
 import { Plan } from '../helper/plan';
 import { securityRecords, securitySettings } from '../security/security';
+import { rlimitRecords } from './processFlags';
 
 /** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
 export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -70,7 +72,12 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const dir = containerDir(store, rec.Id);
   const rootfs = containerRootfs(store, rec);
   const hostNet = rec.HostConfig.NetworkMode === 'host';
-  const ns = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  const hc = rec.HostConfig;
+  // --pid/--ipc/--uts host: the helper's own (the host's) namespace is kept (processFlags.ts).
+  const hostPid = hc.PidMode === 'host';
+  const hostIpc = hc.IpcMode === 'host';
+  const hostUts = hc.UTSMode === 'host';
+  const ns = ['mnt', ...(hostPid ? [] : ['pid']), ...(hostUts ? [] : ['uts']), ...(hostIpc ? [] : ['ipc']), 'cgroup'];
   // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
   if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
@@ -85,7 +92,12 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   }
 
   plan.inPhase('setup');
-  plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  // procfs may be mounted only by a user namespace that owns the pid namespace (proc(5), mount(2)
+  // EPERM): with --pid host the host's /proc is bound instead, its masked paths masked as below.
+  if (hostPid) plan.bind('/proc', '/proc', ['rec', 'nosuid', 'nodev', 'noexec']);
+  else plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  // --sysctl: into the container's own namespaces' /proc/sys, before it is made read-only below.
+  for (const [k, v] of Object.entries(hc.Sysctls ?? {})) plan.add('sysctl', k, v);
   plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
   // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
   for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
@@ -94,8 +106,15 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const ttyGid = hostIdFor(i.mapping.gid, 5) !== undefined ? ',gid=5' : '';
   plan.mount('devpts', '/dev/pts', 'devpts', ['nosuid', 'noexec'], `newinstance,ptmxmode=0666,mode=0620${ttyGid}`);
   plan.symlink('pts/ptmx', '/dev/ptmx');
-  plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], 'mode=1777,size=65536k');
-  plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  if (hostIpc) {
+    // The host's IPC namespace: its POSIX shared memory and message queues are the host's files
+    // (mqueue can be mounted only by the IPC namespace's owner, mq_overview(7)).
+    // A host without an mqueue mount (not every distribution makes one) leaves the container without it.
+    for (const d of ['/dev/shm', '/dev/mqueue']) if (fs.existsSync(d)) plan.bind(d, d, ['rec']);
+  } else {
+    plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], `mode=1777,size=${Math.ceil((hc.ShmSize ?? 64 << 20) / 1024)}k`);
+    plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  }
   plan.symlink('/proc/self/fd', '/dev/fd');
   plan.symlink('/proc/self/fd/0', '/dev/stdin');
   plan.symlink('/proc/self/fd/1', '/dev/stdout');
@@ -136,7 +155,9 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     for (const m of rec.Mounts) if (m.Type === 'volume' && m.Anonymous) plan.rmtree(path.dirname(m.Source));
   }
 
-  plan.add('rootfs', rootfs).add('hostname', rec.Config.Hostname);
+  plan.add('rootfs', rootfs);
+  if (!hostUts) plan.add('hostname', rec.Config.Hostname);
+  for (const r of rlimitRecords(hc.Ulimits ?? [])) plan.add(...r);
   if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
   if (i.waitForGo) plan.add('wait-go');
   if (i.joinNetnsPid) plan.add('join-netns', String(i.joinNetnsPid));

@@ -1,5 +1,6 @@
 // `create` (and the first half of `run`): checks the options, writes the container record and its directories.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
 import { DEFAULT_PATH, type ImageConfig } from '../oci/config';
@@ -20,6 +21,7 @@ import type { CreateOptions } from './options';
 import { checkSecurityOptions } from '../security/security';
 import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
 import { runOnContainerFs } from './containerFs';
+import { checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
 export function parseEnv(env: string[], envFiles: string[]): string[] {
@@ -83,6 +85,16 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   checkDriverFor(src, driver);
   const network = o.network || 'default';
   validateNetworkOptions(o);
+  const pidMode = checkNamespaceMode('--pid', o.pid);
+  const ipcMode = checkNamespaceMode('--ipc', o.ipc);
+  const utsMode = checkNamespaceMode('--uts', o.uts);
+  if (utsMode === 'host' && o.hostname) throw new LodgerError('BAD_OPTIONS', '--hostname and --uts host cannot be combined: the host name is the host\'s');
+  const ulimits = parseUlimits(o.ulimits ?? []);
+  const sysctls = parseSysctls(o.sysctls ?? [], { network, ipc: ipcMode });
+  const stopSignal = checkStopSignal(o.stopSignal);
+  const stopTimeout = parseStopTimeout(o.stopTimeout);
+  const shmSize = parseShmSize(o.shmSize);
+  checkCidfile(o.cidfile);
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
   const restart = (o.restart ?? 'no').split(':');
@@ -95,7 +107,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Image: o.image,
     ImageID: image.id,
     Config: {
-      Hostname: o.hostname ?? id.slice(0, 12),
+      Hostname: utsMode === 'host' ? os.hostname() : o.hostname ?? id.slice(0, 12),
       Domainname: '',
       // keep-id runs as the user's own uid:gid unless -u says otherwise (podman-run(1) --userns=keep-id).
       User: o.user ?? (mapping.keepId ? `${mapping.keepId.uid}:${mapping.keepId.gid}` : cfg.config?.User ?? ''),
@@ -107,7 +119,8 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Labels: { ...(cfg.config?.Labels ?? {}), ...Object.fromEntries(o.labels.map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')])) },
       Tty: o.tty,
       OpenStdin: o.interactive,
-      StopSignal: cfg.config?.StopSignal,
+      StopSignal: stopSignal ?? cfg.config?.StopSignal,
+      ...(stopTimeout !== undefined ? { StopTimeout: stopTimeout } : {}),
       ExposedPorts: cfg.config?.ExposedPorts,
     },
     HostConfig: {
@@ -133,6 +146,13 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Cgroups: cgMode,
       Devices: dev.devices,
       DeviceRequests: dev.cdi.length ? [{ Driver: 'cdi', DeviceIDs: dev.cdi }] : undefined,
+      Ulimits: ulimits,
+      Sysctls: sysctls,
+      GroupAdd: o.groupAdd ?? [],
+      ShmSize: shmSize ?? 64 * 1024 * 1024,
+      PidMode: pidMode,
+      IpcMode: ipcMode,
+      UTSMode: utsMode,
     },
     Mounts: mounts,
     Driver: driver,
@@ -173,6 +193,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   if (vols.copyUp.length) {
     await runOnContainerFs(p, rec, { write: false, snapshot: true }, 'copyup', (root) => [JSON.stringify({ root, items: vols.copyUp })]);
   }
+  writeCidfile(o.cidfile, rec.Id);
   return { rec, image, config: cfg };
 }
 

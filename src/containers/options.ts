@@ -41,6 +41,17 @@ export interface CreateOptions {
   resources: Record<string, string>;
   cgroups?: string;
   platform?: string;
+  /** Process and namespace flags (processFlags.ts). */
+  ulimits?: string[];
+  sysctls?: string[];
+  groupAdd?: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
+  shmSize?: string;
+  cidfile?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
   pull?: 'missing' | 'always' | 'never';
 }
 

@@ -9,7 +9,7 @@ import { mergeEnv } from './create';
 import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
-import { resolveUser } from './imageUser';
+import { parseGroup, resolveUser } from './imageUser';
 import { removeCgroup } from './cgroupSetup';
 import { imageReadDirs } from './imageLayers';
 import { keepIdEtcText } from './keepId';
@@ -29,14 +29,23 @@ export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: 
   const defaults = [`HOSTNAME=${rec.Config.Hostname}`, `HOME=${user.home}`];
   if (rec.Config.Tty) defaults.push('TERM=xterm');
   const env = mergeEnv(defaults, rec.Config.Env, over.env ?? []);
+  // --group-add: numbers as they are, names from the image's /etc/group (docker-run(1)).
+  const added = (rec.HostConfig.GroupAdd ?? []).map((g) => groupId(g, etc('group')));
   return {
     uid: user.uid,
     gid: user.gid,
-    groups: user.groups,
+    groups: [...new Set([...user.groups, ...added])],
     cwd: over.cwd ?? (rec.Config.WorkingDir || '/'),
     env,
     argv: over.argv ?? [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])],
   };
+}
+
+function groupId(g: string, groupText: string | undefined): number {
+  if (/^\d+$/.test(g)) return Number(g);
+  const hit = parseGroup(groupText).find((x) => x.name === g);
+  if (!hit) throw new LodgerError('NO_SUCH_GROUP', `--group-add ${g}: no such group in the image's /etc/group — use a numeric gid or an existing group`);
+  return hit.gid;
 }
 
 /** How long a container has to exit after SIGTERM before it is killed: `docker stop`'s default, 10 s. */

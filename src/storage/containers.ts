@@ -39,6 +39,8 @@ export interface ContainerRecord {
     Tty: boolean;
     OpenStdin: boolean;
     StopSignal?: string;
+    /** --stop-timeout: seconds `stop` waits before SIGKILL when -t is not given. */
+    StopTimeout?: number;
     ExposedPorts?: Record<string, object>;
   };
   HostConfig: {
@@ -68,6 +70,14 @@ export interface ContainerRecord {
     Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
     /** CDI device names asked for (Docker's form: driver "cdi"). */
     DeviceRequests?: Array<{ Driver: string; DeviceIDs: string[] }>;
+    /** --ulimit (Soft/Hard -1: unlimited), --sysctl, --group-add, --shm-size (bytes), --pid/--ipc/--uts ('' private, 'host'). */
+    Ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+    Sysctls?: Record<string, string>;
+    GroupAdd?: string[];
+    ShmSize?: number;
+    PidMode?: string;
+    IpcMode?: string;
+    UTSMode?: string;
   };
   Mounts: MountRecord[];
   Driver: StorageDriverName;
