@@ -57,6 +57,13 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
   pid = Option.String('--pid', { description: 'PID namespace: host, or a private one (default)' });
   ipc = Option.String('--ipc', { description: 'IPC namespace: host, private (default), shareable' });
   uts = Option.String('--uts', { description: 'UTS namespace: host, or a private one (default)' });
+  healthCmd = Option.String('--health-cmd', { description: 'Command to check health (run with /bin/sh -c)' });
+  healthInterval = Option.String('--health-interval', { description: 'Time between checks (ms|s|m|h), default 30s' });
+  healthTimeout = Option.String('--health-timeout', { description: 'Longest a check may run, default 30s' });
+  healthRetries = Option.String('--health-retries', { description: 'Failures in a row before unhealthy, default 3' });
+  healthStartPeriod = Option.String('--health-start-period', { description: 'Start-up time whose failures do not count, default 0s' });
+  healthStartInterval = Option.String('--health-start-interval', { description: 'Time between checks during the start period, default 5s' });
+  noHealthcheck = Option.Boolean('--no-healthcheck', false, { description: "Disable the image's HEALTHCHECK" });
   platform = Option.String('--platform', { description: 'os/arch[/variant] of the image to pull' });
   pull = Option.String('--pull', { description: 'missing (default), always or never' });
 
@@ -80,6 +87,7 @@ export abstract class ContainerOptionsCommand extends LodgerCommand {
       pull: this.pull as CreateOptions['pull'],
       ulimits: this.ulimit, sysctls: this.sysctl, groupAdd: this.groupAdd, stopSignal: this.stopSignal, stopTimeout: this.stopTimeout,
       shmSize: this.shmSize, cidfile: this.cidfile, pid: this.pid, ipc: this.ipc, uts: this.uts,
+      health: { cmd: this.healthCmd, interval: this.healthInterval, timeout: this.healthTimeout, retries: this.healthRetries, startPeriod: this.healthStartPeriod, startInterval: this.healthStartInterval, none: this.noHealthcheck },
     };
   }
 }

@@ -21,6 +21,7 @@ import type { CreateOptions } from './options';
 import { checkSecurityOptions } from '../security/security';
 import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
 import { runOnContainerFs } from './containerFs';
+import { healthConfig } from './health';
 import { checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
@@ -95,6 +96,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const stopTimeout = parseStopTimeout(o.stopTimeout);
   const shmSize = parseShmSize(o.shmSize);
   checkCidfile(o.cidfile);
+  const healthcheck = healthConfig(o.health ?? {}, cfg.config?.Healthcheck);
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
   const restart = (o.restart ?? 'no').split(':');
@@ -121,6 +123,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       OpenStdin: o.interactive,
       StopSignal: stopSignal ?? cfg.config?.StopSignal,
       ...(stopTimeout !== undefined ? { StopTimeout: stopTimeout } : {}),
+      ...(healthcheck ? { Healthcheck: healthcheck } : {}),
       ExposedPorts: cfg.config?.ExposedPorts,
     },
     HostConfig: {

@@ -1,6 +1,6 @@
 // `exec`: runs a process in a running container by joining every namespace of its init (and its cgroup).
 import { EXIT_CANNOT_INVOKE, LodgerError } from '../errors';
-import { liveState, readState } from '../storage/containers';
+import { liveState, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import { mergeEnv, parseEnv } from './create';
 import { spawnHelper } from '../helper/helperProcess';
@@ -22,22 +22,7 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   if (!st.Running) throw new LodgerError('NOT_RUNNING', `container ${rec.Name} is not running — start it first ("lodger start ${rec.Name}")`, EXIT_CANNOT_INVOKE);
   if (st.Paused) throw new LodgerError('PAUSED', `container ${rec.Name} is paused — unpause it first`, EXIT_CANNOT_INVOKE);
   if (o.command.length === 0) throw new LodgerError('NO_COMMAND', 'exec needs a command');
-  const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
-  checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
-  proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
-  const joins = ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup'];
-  if (rec.HostConfig.NetworkMode !== 'host') joins.push('net');
-  const plan = new Plan().add('target', String(st.Pid)).add('join', ...(joins as [string, ...string[]]));
-  if (st.CgroupPath) plan.add('cgroup', st.CgroupPath);
-  if (o.tty) plan.add('tty', String(process.stdout.rows ?? 24), String(process.stdout.columns ?? 80));
-  plan.add('stdin', o.interactive ? 'inherit' : 'null');
-  // With a single-id mapping setgroups(2) is denied in the container's user namespace.
-  if (rec.HostConfig.UsernsMode === 'single') plan.add('setgroups-deny');
-  plan.add('user', String(proc.uid), String(proc.gid));
-  // The exec'd process gets the container's capabilities and seccomp filter, never more.
-  for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
-  if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
-  plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
+  const plan = execPlan(p, rec, st, o);
   if (o.detach) plan.add('detach', '/dev/null');
   const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: o.detach });
   if (o.detach) {
@@ -55,4 +40,25 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
     throw code === 126 || code === 127 ? new LodgerError(e.code, e.message, code) : e;
   }
   return code;
+}
+
+/** The helper plan of a process joining the running container REC (whose state is ST): its namespaces, cgroup, user, capabilities. */
+export function execPlan(p: StorePaths, rec: ContainerRecord, st: ContainerState, o: Omit<ExecOptions, 'detach'>): Plan {
+  const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
+  checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
+  proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
+  const joins = ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  if (rec.HostConfig.NetworkMode !== 'host') joins.push('net');
+  const plan = new Plan().add('target', String(st.Pid)).add('join', ...(joins as [string, ...string[]]));
+  if (st.CgroupPath) plan.add('cgroup', st.CgroupPath);
+  if (o.tty) plan.add('tty', String(process.stdout.rows ?? 24), String(process.stdout.columns ?? 80));
+  plan.add('stdin', o.interactive ? 'inherit' : 'null');
+  // With a single-id mapping setgroups(2) is denied in the container's user namespace.
+  if (rec.HostConfig.UsernsMode === 'single') plan.add('setgroups-deny');
+  plan.add('user', String(proc.uid), String(proc.gid));
+  // The exec'd process gets the container's capabilities and seccomp filter, never more.
+  for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
+  if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
+  plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
+  return plan;
 }

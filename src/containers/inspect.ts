@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
 import { imageConfig, imageManifest, type ImageRecord } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
+import { healthEnabled, readHealth } from './health';
 
 export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
   const st = liveState(readState(p, rec.Id));
@@ -25,6 +26,7 @@ export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<st
       Error: st.Error,
       StartedAt: st.StartedAt,
       FinishedAt: st.FinishedAt,
+      ...(healthEnabled(rec.Config.Healthcheck) ? { Health: readHealth(p, rec.Id) ?? { Status: st.Running ? 'starting' : 'unhealthy', FailingStreak: 0, Log: [] } } : {}),
     },
     Image: rec.ImageID,
     ResolvConfPath: path.join(dir, 'resolv.conf'),

@@ -2,6 +2,7 @@
 import { LodgerError } from '../errors';
 import { containerEntries, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
+import { healthSuffix } from './health';
 
 export interface PsRow {
   Id: string;
@@ -56,7 +57,7 @@ export function listContainers(p: StorePaths, o: ListOptions): PsRow[] {
       Command: [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' '),
       Created: rec.Created,
       State: state.Status,
-      Status: statusText(state),
+      Status: statusText(state) + healthSuffix(p, rec, state.Running),
       ExitCode: state.ExitCode,
       Ports: portsText(p, rec),
       Names: rec.Name,

@@ -52,6 +52,8 @@ export interface CreateOptions {
   pid?: string;
   ipc?: string;
   uts?: string;
+  /** --health-cmd, --health-interval, … and --no-healthcheck (health.ts). */
+  health?: import('./health').HealthFlags;
   pull?: 'missing' | 'always' | 'never';
 }
 

@@ -10,6 +10,7 @@ import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
 import { parseGroup, resolveUser } from './imageUser';
+import { startHealthChecker } from './health';
 import { removeCgroup } from './cgroupSetup';
 import { imageReadDirs } from './imageLayers';
 import { keepIdEtcText } from './keepId';
@@ -63,6 +64,7 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
   const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, {
     process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
+  startHealthChecker(p, rec);
   let stopTimer: NodeJS.Timeout | undefined;
   const forward = (sig: NodeJS.Signals) => {
     h.child.kill(sig);

@@ -41,6 +41,8 @@ export interface ContainerRecord {
     StopSignal?: string;
     /** --stop-timeout: seconds `stop` waits before SIGKILL when -t is not given. */
     StopTimeout?: number;
+    /** --health-* over the image's HEALTHCHECK (containers/health.ts); Test ["NONE"]: none. */
+    Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
     ExposedPorts?: Record<string, object>;
   };
   HostConfig: {
