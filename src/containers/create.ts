@@ -17,11 +17,12 @@ import { checkCgroupRequest, cgroupsMode } from './cgroupSetup';
 import { validateNetworkOptions, writeEtcFiles } from './networkSetup';
 import { translateIds, type IdMapping } from '../helper/idmap';
 import { writeKeepIdEtc } from './keepId';
-import type { CreateOptions } from './options';
+import { labelMap, resourceFlags, type CreateOptions } from './options';
+import { dockerBodyFromCreateOptions } from './createBody';
 import { checkSecurityOptions } from '../security/security';
 import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
 import { runOnContainerFs } from './containerFs';
-import { healthConfig } from './health';
+import { healthConfig } from './healthConfig';
 import { checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
@@ -74,12 +75,13 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   // Devices first: a missing device or CDI spec fails before anything is probed or written.
   const dev = resolveDeviceRequests(o.devices ?? []);
   // Parsed and checked before anything is written; volumes are made just before the record (mounts.ts).
-  const mountSpecs = collectMounts({ volumes: o.volumes, mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], imageVolumes: Object.keys(cfg.config?.Volumes ?? {}) });
-  const inherited = (o.volumesFrom ?? []).flatMap((spec) => inheritMounts(spec, volumesFromMounts(p, spec)));
+  const mountSpecs = collectMounts({ volumes: o.volumes, mounts: o.mounts, tmpfs: o.tmpfs, imageVolumes: Object.keys(cfg.config?.Volumes ?? {}) });
+  const inherited = o.volumesFrom.flatMap((spec) => inheritMounts(spec, volumesFromMounts(p, spec)));
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   const id = newContainerId();
-  checkCgroupRequest(o.resources, cgMode, id);
+  const resources = resourceFlags(o);
+  checkCgroupRequest(resources, cgMode, id);
   // Layers of another user's shared store decide the driver too (imageLayers.ts unmappedSharedLayers).
   const driver = await chooseDriver(p, mapping, o.storageDriver,
     src.squashfs ? { squashfs: true } : { shared: unmappedSharedLayers(p, image.layers, mapping) });
@@ -90,16 +92,21 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const ipcMode = checkNamespaceMode('--ipc', o.ipc);
   const utsMode = checkNamespaceMode('--uts', o.uts);
   if (utsMode === 'host' && o.hostname) throw new LodgerError('BAD_OPTIONS', '--hostname and --uts host cannot be combined: the host name is the host\'s');
-  const ulimits = parseUlimits(o.ulimits ?? []);
-  const sysctls = parseSysctls(o.sysctls ?? [], { network, ipc: ipcMode });
+  const ulimits = parseUlimits(o.ulimits);
+  const sysctls = parseSysctls(o.sysctls, { network, ipc: ipcMode });
   const stopSignal = checkStopSignal(o.stopSignal);
   const stopTimeout = parseStopTimeout(o.stopTimeout);
   const shmSize = parseShmSize(o.shmSize);
   checkCidfile(o.cidfile);
-  const healthcheck = healthConfig(o.health ?? {}, cfg.config?.Healthcheck);
+  const healthcheck = healthConfig({
+    cmd: o.healthCmd, interval: o.healthInterval, timeout: o.healthTimeout, retries: o.healthRetries,
+    startPeriod: o.healthStartPeriod, startInterval: o.healthStartInterval, none: o.noHealthcheck,
+  }, cfg.config?.Healthcheck);
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
-  const restart = (o.restart ?? 'no').split(':');
+  // Every declared option's Docker field (options.ts), then what create resolves against the image and host.
+  const declared = dockerBodyFromCreateOptions(o);
+  const { HostConfig: declaredHost, NetworkingConfig: _net, Image: _image, Cmd: _cmd, ...declaredConfig } = declared;
   const vols = await resolveMounts(p, mountSpecs, inherited);
   const mounts: MountRecord[] = [...vols.mounts, ...dev.mounts];
   const rec: ContainerRecord = {
@@ -109,6 +116,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Image: o.image,
     ImageID: image.id,
     Config: {
+      ...(declaredConfig as Partial<ContainerRecord['Config']>),
       Hostname: utsMode === 'host' ? os.hostname() : o.hostname ?? id.slice(0, 12),
       Domainname: '',
       // keep-id runs as the user's own uid:gid unless -u says otherwise (podman-run(1) --userns=keep-id).
@@ -118,7 +126,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Entrypoint: entrypoint,
       Image: o.image,
       WorkingDir: o.workdir ?? cfg.config?.WorkingDir ?? '',
-      Labels: { ...(cfg.config?.Labels ?? {}), ...Object.fromEntries(o.labels.map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')])) },
+      Labels: { ...(cfg.config?.Labels ?? {}), ...labelMap(o.labels) },
       Tty: o.tty,
       OpenStdin: o.interactive,
       StopSignal: stopSignal ?? cfg.config?.StopSignal,
@@ -127,31 +135,19 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       ExposedPorts: cfg.config?.ExposedPorts,
     },
     HostConfig: {
-      Binds: o.volumes,
+      ...(declaredHost as ContainerRecord['HostConfig']),
       NetworkMode: network,
-      AutoRemove: o.rm,
-      ReadonlyRootfs: o.readOnly,
-      Init: o.init,
-      Privileged: o.privileged,
-      RestartPolicy: { Name: restart[0], MaximumRetryCount: Number(restart[1] ?? 0) },
-      PortBindings: {},
+      /** -p values as given: resolved to host ports at each start (networkSetup.ts). */
       PublishSpecs: o.publish,
-      PublishAllPorts: o.publishAll,
-      Dns: o.dns,
-      DnsSearch: o.dnsSearch,
-      DnsOptions: o.dnsOption,
-      ExtraHosts: o.addHost,
-      CapAdd: o.capAdd,
-      CapDrop: o.capDrop,
       SecurityOpt: securityOpt,
       UsernsMode: mapping.keepId ? 'keep-id' : mapping.setgroupsDeny ? 'single' : '',
-      Resources: o.resources,
+      Resources: resources,
       Cgroups: cgMode,
       Devices: dev.devices,
       DeviceRequests: dev.cdi.length ? [{ Driver: 'cdi', DeviceIDs: dev.cdi }] : undefined,
       Ulimits: ulimits,
       Sysctls: sysctls,
-      GroupAdd: o.groupAdd ?? [],
+      GroupAdd: o.groupAdd,
       ShmSize: shmSize ?? 64 * 1024 * 1024,
       PidMode: pidMode,
       IpcMode: ipcMode,

@@ -7,7 +7,7 @@ import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
 import { processSpec } from './start';
-import { startHealthChecker } from './health';
+import { startHealthChecker } from './healthState';
 
 export function logPath(p: StorePaths, id: string): string {
   return path.join(containerDir(p, id), 'ctr.log');

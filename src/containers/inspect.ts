@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
 import { imageConfig, imageManifest, type ImageRecord } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
-import { healthEnabled, readHealth } from './health';
+import { healthEnabled } from './healthConfig';
+import { readHealth } from './healthState';
 
 export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
   const st = liveState(readState(p, rec.Id));

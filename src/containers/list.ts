@@ -2,7 +2,7 @@
 import { LodgerError } from '../errors';
 import { containerEntries, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
-import { healthSuffix } from './health';
+import { healthSuffix } from './healthState';
 
 export interface PsRow {
   Id: string;

@@ -10,7 +10,7 @@ import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
 import { parseGroup, resolveUser } from './imageUser';
-import { startHealthChecker } from './health';
+import { startHealthChecker } from './healthState';
 import { removeCgroup } from './cgroupSetup';
 import { imageReadDirs } from './imageLayers';
 import { keepIdEtcText } from './keepId';

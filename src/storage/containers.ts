@@ -1,4 +1,5 @@
 // Container records in the store (containers/<id>/container.json + state.json), Docker-shaped so inspect is a read.
+// Config/HostConfig hold the Docker fields of every declared option (containers/options.ts fills them).
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,6 +39,11 @@ export interface ContainerRecord {
     Labels: Record<string, string>;
     Tty: boolean;
     OpenStdin: boolean;
+    /** As the docker CLI sets them: -i without -d attaches stdin once; -d attaches nothing. */
+    AttachStdin?: boolean;
+    AttachStdout?: boolean;
+    AttachStderr?: boolean;
+    StdinOnce?: boolean;
     StopSignal?: string;
     /** --stop-timeout: seconds `stop` waits before SIGKILL when -t is not given. */
     StopTimeout?: number;
@@ -67,7 +73,17 @@ export interface ContainerRecord {
     UsernsMode: string;
     CgroupParent?: string;
     Cgroups?: 'enabled' | 'disabled';
+    /** The resource flags as given (cgroups/limits.ts LimitFlags): what start applies. */
     Resources: Record<string, string | number>;
+    /** The same limits in Docker's fields, for inspect (bytes, 10^-9 CPUs; containers/options.ts). */
+    Memory?: number;
+    MemorySwap?: number;
+    MemoryReservation?: number;
+    NanoCpus?: number;
+    CpuShares?: number;
+    CpusetCpus?: string;
+    PidsLimit?: number;
+    BlkioWeight?: number;
     /** Host device nodes bound into the container (--device, CDI deviceNodes). */
     Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
     /** CDI device names asked for (Docker's form: driver "cdi"). */

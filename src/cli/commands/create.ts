@@ -9,9 +9,10 @@ export class CreateCommand extends ContainerOptionsCommand {
     const { createContainer } = await import('../../containers/create');
     const { callerMapping } = await import('../../helper/usernsWorker');
     const { warnMapping } = await import('../../containers/run');
-    const mapping = callerMapping(this.userns);
+    const o = this.createOptions();
+    const mapping = callerMapping(o.userns);
     warnMapping(mapping);
-    const { rec } = await createContainer(await this.store(), this.createOptions(), mapping);
+    const { rec } = await createContainer(await this.store(), o, mapping);
     this.context.stdout.write(rec.Id + '\n');
     return 0;
   }
