@@ -23,6 +23,8 @@ import { checkSecurityOptions } from '../security/security';
 import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
 import { runOnContainerFs } from './containerFs';
 import { healthConfig } from './healthConfig';
+import { imagePlatform } from './runImage';
+import { formatPlatform } from '../image/platform';
 import { checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
@@ -157,6 +159,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Driver: driver,
     Layers: image.layers,
     SquashfsImage: src.squashfs?.file,
+    ImagePlatform: src.squashfs ? undefined : formatPlatform(imagePlatform(p, image)),
   };
   try {
     await createContainerRecord(p, rec, (dir) => {

@@ -6,6 +6,11 @@ import type { StorePaths } from '../storage/paths';
 import { healthEnabled } from './healthConfig';
 import { readHealth } from './healthState';
 
+function platformObject(s: string): { os: string; architecture: string; variant?: string } {
+  const [os, architecture, variant] = s.split('/');
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
 export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
   const st = liveState(readState(p, rec.Id));
   const argv = [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])];
@@ -38,6 +43,8 @@ export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<st
     RestartCount: st.RestartCount ?? 0,
     Driver: rec.Driver,
     Platform: 'linux',
+    // What runs, as Docker 28 (containerd image store) shows it: the image's platform.
+    ...(rec.ImagePlatform ? { ImageManifestDescriptor: { platform: platformObject(rec.ImagePlatform) } } : {}),
     HostConfig: rec.HostConfig,
     GraphDriver: { Name: rec.Driver, Data: rec.Driver === 'vfs' ? { RootDir: path.join(dir, 'rootfs') } : { UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work'), MergedDir: path.join(dir, 'merged') } },
     Mounts: rec.Mounts,

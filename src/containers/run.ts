@@ -1,9 +1,8 @@
 // `run`: create the container, then start it attached (or hand it to a monitor with -d).
 import { LodgerError } from '../errors';
-import { isSquashfsRef } from '../image/squashfsImage';
-import { findImage } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
+import { ensureRunImage } from './runImage';
 import { checkSecurityOptions } from '../security/security';
 import type { CreateOptions } from './options';
 import { startForeground } from './start';
@@ -29,11 +28,7 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
   }
   // Bad flags fail before anything is downloaded.
   checkSecurityOptions(o);
-  // A squashfs file given by its path is never pulled (squashfsImage.ts).
-  if (!isSquashfsRef(o.image) && (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image)))) {
-    const { ensureImage } = await import('../image/pull');
-    await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform });
-  }
+  await ensureRunImage(p, o);
   const { rec } = await createContainer(p, o, mapping);
   try {
     if (o.detach) {

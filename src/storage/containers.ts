@@ -101,6 +101,8 @@ export interface ContainerRecord {
   Driver: StorageDriverName;
   /** diff_ids bottom to top. */
   Layers: string[];
+  /** os/architecture[/variant] of the image the container runs (runImage.ts imagePlatform). */
+  ImagePlatform?: string;
   /** A squashfs image file the container runs from instead of store layers (Layers is then empty). */
   SquashfsImage?: string;
 }
