@@ -23,45 +23,48 @@ static int parse_capset(const char *csv, uint64_t *out, struct lerr *e) {
   for (const char *s = csv; *s;) {
     char *end;
     unsigned long c = strtoul(s, &end, 10);
-    if (end == s || c > 63 || (*end && *end != ',')) return failf(e, "parse-plan", csv, EINVAL, "bad capability list");
+    if (end == s || c > 63 || (*end && *end != ',')) return failf(e, F_PARSE_PLAN, csv, EINVAL, "bad capability list");
     *out |= 1ULL << c;
     s = *end ? end + 1 : end;
   }
   return 0;
 }
 
-int security_record(struct security **sp, const char *op, int argc, const char **a, struct lerr *e) {
-  if (!*sp && !(*sp = calloc(1, sizeof **sp))) return fail(e, "parse-plan", op, ENOMEM);
+/* The security records of the plan (steps.def), their argument counts and kinds already checked by plan.c. */
+int security_record(struct security **sp, const struct step *r, struct lerr *e) {
+  if (!*sp && !(*sp = calloc(1, sizeof **sp))) return fail(e, F_PARSE_PLAN, r->op, ENOMEM);
   struct security *s = *sp;
-  if (!strcmp(op, "caps") && argc == 5) {
-    /* caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT */
-    uint64_t *sets[5] = { &s->bounding, &s->effective, &s->permitted, &s->inheritable, &s->ambient };
-    for (int i = 0; i < 5; i++)
-      if (parse_capset(a[i], sets[i], e) < 0) return -1;
-    s->have_caps = 1;
-    return 0;
-  }
-  if (!strcmp(op, "no-new-privileges") && argc == 0) { s->no_new_privs = 1; return 0; }
-  if (!strcmp(op, "seccomp-cache") && argc == 1) { s->seccomp_cache = a[0]; return 0; }
-  if (!strcmp(op, "seccomp") && argc >= 1) {
-    /* seccomp DEFAULT_ACTION ARCH… */
-    s->seccomp_default = a[0];
-    s->seccomp_arches = a + 1;
-    s->nseccomp_arches = argc - 1;
-    return 0;
-  }
-  if (!strcmp(op, "seccomp-rule") && argc >= 3) {
-    if (s->nseccomp_rules == s->cap_seccomp_rules) {
-      int cap = s->cap_seccomp_rules ? s->cap_seccomp_rules * 2 : 64;
-      struct step *n = realloc(s->seccomp_rules, (size_t)cap * sizeof *n);
-      if (!n) return fail(e, "parse-plan", op, ENOMEM);
-      s->seccomp_rules = n;
-      s->cap_seccomp_rules = cap;
+  const char **a = r->argv;
+  switch (r->id) {
+    case R_CAPS: {
+      /* caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT */
+      uint64_t *sets[5] = { &s->bounding, &s->effective, &s->permitted, &s->inheritable, &s->ambient };
+      for (int i = 0; i < 5; i++)
+        if (parse_capset(a[i], sets[i], e) < 0) return -1;
+      s->have_caps = 1;
+      return 0;
     }
-    s->seccomp_rules[s->nseccomp_rules++] = (struct step){ op, argc, a };
-    return 0;
+    case R_NO_NEW_PRIVILEGES: s->no_new_privs = 1; return 0;
+    case R_SECCOMP_CACHE: s->seccomp_cache = a[0]; return 0;
+    case R_SECCOMP:
+      /* seccomp DEFAULT_ACTION ARCH… */
+      s->seccomp_default = a[0];
+      s->seccomp_arches = a + 1;
+      s->nseccomp_arches = r->argc - 1;
+      return 0;
+    case R_SECCOMP_RULE:
+      if (s->nseccomp_rules == s->cap_seccomp_rules) {
+        int cap = s->cap_seccomp_rules ? s->cap_seccomp_rules * 2 : 64;
+        struct step *n = realloc(s->seccomp_rules, (size_t)cap * sizeof *n);
+        if (!n) return fail(e, F_PARSE_PLAN, r->op, ENOMEM);
+        s->seccomp_rules = n;
+        s->cap_seccomp_rules = cap;
+      }
+      s->seccomp_rules[s->nseccomp_rules++] = *r;
+      return 0;
+    default:
+      return failf(e, F_PARSE_PLAN, r->op, EINVAL, "not a security record");
   }
-  return failf(e, "parse-plan", op, EINVAL, "wrong argument count (%d)", argc);
 }
 
 /* The capabilities this kernel knows: PR_CAPBSET_READ fails with EINVAL past the last one (prctl(2)). */
@@ -102,12 +105,12 @@ int security_before_ids(const struct security *s, struct lerr *e) {
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
       char num[16];
       snprintf(num, sizeof num, "%d", c);
-      return fail(e, "drop-capability", num, errno);
+      return fail(e, F_DROP_CAPABILITY, num, errno);
     }
   }
   /* Nothing of ours may be inherited as an ambient capability (none is set by default; be certain). */
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(e, "clear-ambient-capabilities", "", errno);
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return fail(e, "keep-capabilities", "", errno);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(e, F_CLEAR_AMBIENT_CAPABILITIES, "", errno);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return fail(e, F_KEEP_CAPABILITIES, "", errno);
   return 0;
 }
 
@@ -115,7 +118,7 @@ static int set_final_caps(const struct security *s, struct lerr *e) {
   uint64_t known = known_caps();
   uint64_t perm = s->permitted & known, eff = s->effective & perm, inh = s->inheritable & known;
   if (cap_set(eff, perm, inh) < 0)
-    return failf(e, "set-capabilities", "", errno, "effective %#llx permitted %#llx inheritable %#llx",
+    return failf(e, F_SET_CAPABILITIES, "", errno, "effective %#llx permitted %#llx inheritable %#llx",
                  (unsigned long long)eff, (unsigned long long)perm, (unsigned long long)inh);
   /* An ambient capability must be permitted and inheritable (PR_CAP_AMBIENT_RAISE in prctl(2)). */
   for (int c = 0; c < 64; c++) {
@@ -123,7 +126,7 @@ static int set_final_caps(const struct security *s, struct lerr *e) {
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
       char num[16];
       snprintf(num, sizeof num, "%d", c);
-      return fail(e, "raise-ambient-capability", num, errno);
+      return fail(e, F_RAISE_AMBIENT_CAPABILITY, num, errno);
     }
   }
   return 0;
@@ -135,7 +138,7 @@ static int set_final_caps(const struct security *s, struct lerr *e) {
  * still effective and the final capset(2) runs under it — which every profile must therefore allow. */
 int security_before_exec(const struct security *s, struct lerr *e) {
   if (!s) return 0;
-  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(e, "no-new-privileges", "", errno);
+  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(e, F_NO_NEW_PRIVILEGES, "", errno);
   int filter = s->seccomp_default != NULL;
   if (!filter || s->no_new_privs) {
     if (s->have_caps && set_final_caps(s, e) < 0) return -1;
@@ -144,8 +147,8 @@ int security_before_exec(const struct security *s, struct lerr *e) {
   /* After setresuid(2) to a non-zero uid the effective set is empty even with PR_SET_KEEPCAPS: raise it
    * to the permitted set for the load. */
   uint64_t eff, perm, inh;
-  if (cap_get(&eff, &perm, &inh) < 0) return fail(e, "get-capabilities", "", errno);
-  if (eff != perm && cap_set(perm, perm, inh) < 0) return fail(e, "set-capabilities", "", errno);
+  if (cap_get(&eff, &perm, &inh) < 0) return fail(e, F_GET_CAPABILITIES, "", errno);
+  if (eff != perm && cap_set(perm, perm, inh) < 0) return fail(e, F_SET_CAPABILITIES, "", errno);
   if (seccomp_apply(s, e) < 0) return -1;
   if (s->have_caps && set_final_caps(s, e) < 0) {
     snprintf(e->detail, sizeof e->detail, "capset(2) failed after the seccomp profile was loaded: the profile must allow capset");

@@ -21,7 +21,7 @@ int fuse_daemon_mount(const char *name, char *const argv[], const char *target, 
   struct stat before, now;
   if (stat(target, &before) < 0) return fail(e, name, target, errno);
   pid_t pid = fork();
-  if (pid < 0) return fail(e, "fork", name, errno);
+  if (pid < 0) return fail(e, F_FORK, name, errno);
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* The daemon ends when the helper unmounts its filesystem or dies, never on a signal of its own:
@@ -59,5 +59,5 @@ int fuse_daemon_mount(const char *name, char *const argv[], const char *target, 
  * the initial user namespace, loop(4)) and is not mountable in a user namespace at all. */
 int step_squashfuse(const char **a, struct lerr *e) {
   char *const argv[] = { "squashfuse_ll", "-f", (char *)a[0], (char *)a[1], NULL };
-  return fuse_daemon_mount("squashfuse", argv, a[1], e);
+  return fuse_daemon_mount(F_SQUASHFUSE, argv, a[1], e);
 }

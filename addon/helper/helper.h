@@ -21,8 +21,32 @@ int join_ns_of(pid_t pid, const char *ns, int nstype, const char *hint, struct l
 int failf(struct lerr *e, const char *step, const char *path, int err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* A step of the plan: op and arguments, kept as pointers into the plan buffer. */
+/* The plan's records, one enum entry per SETTING and STEP of steps.def (the table TypeScript shares). */
+enum record_id {
+#define SETTING(id, name, kinds) R_##id,
+#define STEP(id, name, kinds) R_##id,
+#define FAILURE(id, name)
+#include "steps.def"
+#undef SETTING
+#undef STEP
+#undef FAILURE
+  R_COUNT
+};
+const char *record_name(enum record_id id);
+
+/* The step names of failure reports, one F_NAME per FAILURE of steps.def: fail(e, F_MOUNT, …). */
+#define SETTING(id, name, kinds)
+#define STEP(id, name, kinds)
+#define FAILURE(id, name) extern const char F_##id[];
+#include "steps.def"
+#undef SETTING
+#undef STEP
+#undef FAILURE
+
+/* A record of the plan: its id (steps.def), name and arguments, pointers into the plan buffer. The decoder
+ * has checked the argument count and kinds against steps.def. */
 struct step {
+  enum record_id id;
   const char *op;
   int argc;
   const char **argv;
@@ -30,35 +54,37 @@ struct step {
 
 enum stdin_mode { STDIN_NULL, STDIN_INHERIT };
 
+/* Every list is sized from the plan (plan.c): the kernel's limits are the only limits. */
 struct plan {
   char *buf; size_t len;
+  const char ***held; int nheld, cap_held;  /* token arrays records point into, freed by plan_free */
   /* namespaces */
   int ns_flags;          /* CLONE_NEW* for the container init, excluding user and cgroup */
   int new_cgroupns;      /* unshare CLONE_NEWCGROUP in init after joining the container's cgroup */
   /* id maps */
   const char *map_mode;  /* "helper" (newuidmap/newgidmap), "direct" (write /proc files) */
-  char uidmap[1024], gidmap[1024];  /* "in out count\n" lines */
-  char uidmap_args[1024], gidmap_args[1024]; /* space-separated triples for newuidmap */
+  const char **uidmap, **gidmap;     /* "in out count" triples: 3 tokens per line */
+  int nuidmap, ngidmap, cap_uidmap, cap_gidmap;
   const char *newuidmap, *newgidmap;
   int setgroups_deny;
   /* container */
   const char *rootfs;    /* host path (in the helper's mount namespace) that becomes / */
   const char *hostname;
   const char *cgroup;    /* cgroup directory to place init into, or NULL */
-  int tty, init, wait_go, no_pivot, keep_caps;
+  int tty, init, wait_go, no_pivot;
   enum stdin_mode stdin_mode;
   uid_t uid; gid_t gid;
-  gid_t groups[64]; int ngroups;
-  /* "rlimit NAME SOFT HARD" (--ulimit): set before the ids change; NAME as in setrlimit(2) without RLIMIT_ */
+  gid_t *groups; int ngroups, cap_groups;
+  /* "rlimit NAME SOFT HARD" (--ulimit): set before the ids change; NAME as setrlimit(2)'s without RLIMIT_ */
   struct { const char *name; unsigned long long soft, hard; } rlimits[16]; int nrlimits;
   const char *cwd;
-  const char *env[512]; int nenv;
-  const char *argv[512]; int nargv;
+  const char **env; int nenv, cap_env;     /* NULL-terminated */
+  const char **argv; int nargv, cap_argv;  /* NULL-terminated */
   int winsize_rows, winsize_cols;
   /* steps by phase */
-  struct step prepare[64]; int nprepare;
-  struct step setup[128]; int nsetup;
-  struct step cleanup[64]; int ncleanup;
+  struct step *prepare; int nprepare, cap_prepare;
+  struct step *setup; int nsetup, cap_setup;
+  struct step *cleanup; int ncleanup, cap_cleanup;
   /* detached: the helper is the container's monitor */
   int detached;                       /* "detach LOG": the helper is the monitor, the CLI leaves */
   pid_t join_userns_pid, join_netns_pid; /* --network container:X: X's init */
@@ -68,12 +94,18 @@ struct plan {
   const char *restart_policy; int restart_max;
   /* exec into a running container */
   pid_t target_pid;
-  const char *join_ns[8]; int njoin;
+  const char **join_ns; int njoin, cap_join;
   /* the process's capabilities, no_new_privs and seccomp filter (caps.c), NULL when the plan sets none */
   struct security *sec;
 };
 
 int plan_read(int fd, struct plan *p, struct lerr *e);
+/* Decodes LEN bytes of BUF (taken over: freed with the plan) into P. */
+int plan_decode(char *buf, size_t len, struct plan *p, struct lerr *e);
+/* Frees what plan_read allocated (the helper otherwise keeps its plan for its whole life). */
+void plan_free(struct plan *p);
+/* `lodger-helper check-plan`: what a decoded plan holds, as one JSON line on fd 1 (for tests). */
+void plan_summary(const struct plan *p);
 
 /* report.c: JSON lines to the CLI on the report fd */
 extern int report_fd;
@@ -85,6 +117,8 @@ int userns_enter(struct plan *p, struct lerr *e);
 
 /* mounts.c */
 int run_step(const struct step *s, int rootfd, struct lerr *e);
+/* A mount step's FLAGS ("ro,nosuid,rec"…) as mount(2) flags; -1 for a word it does not know. */
+int parse_mount_flags(const char *csv, unsigned long *flags, int *ro, int *rec);
 int do_pivot(const char *rootfs, struct lerr *e);
 int rmtree(const char *path, struct lerr *e);
 
@@ -122,9 +156,11 @@ void attach_discard(void);
 void attach_forget(void);
 void attach_close(const char *path);
 
-/* fdutil */
+/* fdutil: an fd or an allocation released when its variable goes out of scope (crun's cleanup_* habit) */
 static inline void closep(int *fd) { if (*fd >= 0) { extern int close(int); close(*fd); *fd = -1; } }
 #define AUTOCLOSE __attribute__((cleanup(closep)))
+static inline void freep(void *p) { extern void free(void *); free(*(void **)p); *(void **)p = NULL; }
+#define AUTOFREE __attribute__((cleanup(freep)))
 
 ssize_t write_all(int fd, const void *buf, size_t n);
 ssize_t read_all(int fd, void *buf, size_t n);
@@ -142,7 +178,7 @@ struct security {
   const char *seccomp_cache;     /* where the compiled filter is kept between runs, or NULL */
   void *bpf; size_t bpf_len;     /* the compiled filter (struct sock_filter[]), set by seccomp_prepare */
 };
-int security_record(struct security **sp, const char *op, int argc, const char **argv, struct lerr *e);
+int security_record(struct security **sp, const struct step *r, struct lerr *e);
 int security_before_ids(const struct security *s, struct lerr *e);
 int security_before_exec(const struct security *s, struct lerr *e);
 int seccomp_prepare(struct security *s, struct lerr *e);

@@ -21,40 +21,56 @@
 
 static int write_file(const char *path, const char *data, struct lerr *e) {
   int fd AUTOCLOSE = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail(e, "open", path, errno);
-  if (write_all(fd, data, strlen(data)) < 0) return fail(e, "write", path, errno);
+  if (fd < 0) return fail(e, F_OPEN, path, errno);
+  if (write_all(fd, data, strlen(data)) < 0) return fail(e, F_WRITE, path, errno);
   return 0;
 }
 
-/* One run of newuidmap/newgidmap: its pid and the read end of the pipe that takes its stderr. */
-struct map_tool { const char *tool; pid_t pid; int errfd; char pidstr[32]; };
+static char *map_text(const char **tok, int ntok);
 
-/* Starts TOOL PID triples… without waiting for it. */
-static int start_map_tool(struct map_tool *m, const char *tool, pid_t target, const char *triples, struct lerr *e) {
-  char *argv[200];
-  int n = 0;
-  m->tool = tool;
+/* An id map file written in one write(2), as the kernel requires (user_namespaces(7)). */
+static int write_map(const char *path, const char **tok, int ntok, struct lerr *e) {
+  char *text AUTOFREE = map_text(tok, ntok);
+  if (!text) return fail(e, F_WRITE, path, ENOMEM);
+  return write_file(path, text, e);
+}
+
+/* One run of newuidmap/newgidmap: its pid and the read end of the pipe that takes its stderr. */
+struct map_tool { const char *step; pid_t pid; int errfd; char pidstr[32]; };
+
+/* The lines of an id map file, "in out count\n" each (user_namespaces(7)), from NTOK tokens (3 per line). */
+static char *map_text(const char **tok, int ntok) {
+  size_t len = 1;
+  for (int i = 0; i < ntok; i++) len += strlen(tok[i]) + 1;
+  char *out = malloc(len), *at = out;
+  if (!out) return NULL;
+  for (int i = 0; i < ntok; i++) at += sprintf(at, "%s%c", tok[i], i % 3 == 2 ? '\n' : ' ');
+  *at = 0;
+  return out;
+}
+
+/* Starts TOOL PID in out count… (newuidmap(1)) without waiting for it; STEP names it in a failure. */
+static int start_map_tool(struct map_tool *m, const char *step, const char *tool, pid_t target, const char **tok, int ntok, struct lerr *e) {
+  m->step = step;
   m->pid = -1;
   m->errfd = -1;
   snprintf(m->pidstr, sizeof m->pidstr, "%d", (int)target);
-  argv[n++] = (char *)tool;
-  argv[n++] = m->pidstr;
-  char *copy = strdup(triples);
-  if (!copy) return fail(e, "strdup", tool, ENOMEM);
-  for (char *t = strtok(copy, " "); t && n < 198; t = strtok(NULL, " ")) argv[n++] = t;
-  argv[n] = NULL;
+  const char **argv AUTOFREE = calloc((size_t)ntok + 3, sizeof *argv);
+  if (!argv) return fail(e, step, tool, ENOMEM);
+  argv[0] = tool;
+  argv[1] = m->pidstr;
+  memcpy(argv + 2, tok, (size_t)ntok * sizeof *tok);
 
   int errp[2];
-  if (pipe2(errp, O_CLOEXEC) < 0) { free(copy); return fail(e, "pipe", tool, errno); }
+  if (pipe2(errp, O_CLOEXEC) < 0) return fail(e, F_PIPE, tool, errno);
   pid_t pid = fork();
-  if (pid < 0) { free(copy); close(errp[0]); close(errp[1]); return fail(e, "fork", tool, errno); }
+  if (pid < 0) { close(errp[0]); close(errp[1]); return fail(e, F_FORK, tool, errno); }
   if (pid == 0) {
     dup2(errp[1], 2);
-    execvp(tool, argv);
+    execvp(tool, (char *const *)argv);
     dprintf(2, "cannot execute %s: %s", tool, strerror(errno));
     _exit(127);
   }
-  free(copy);
   close(errp[1]);
   m->pid = pid;
   m->errfd = errp[0];
@@ -70,7 +86,7 @@ static int finish_map_tool(struct map_tool *m, struct lerr *e) {
   while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR) {}
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
   if (got > 0) { out[got] = 0; char *nl = strrchr(out, '\n'); if (nl && nl[1] == 0) *nl = 0; }
-  return failf(e, m->tool, m->pidstr, 0, "%s", got > 0 ? out : "failed without a message");
+  return failf(e, m->step, m->pidstr, 0, "%s", got > 0 ? out : "failed without a message");
 }
 
 static int become_root(struct plan *p, struct lerr *e);
@@ -84,8 +100,8 @@ static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
      * reported when both fail. */
     struct map_tool u, g;
     struct lerr ge = {0};
-    if (start_map_tool(&u, p->newuidmap, target, p->uidmap_args, e) < 0) return -1;
-    int gstarted = start_map_tool(&g, p->newgidmap, target, p->gidmap_args, &ge);
+    if (start_map_tool(&u, F_NEWUIDMAP, p->newuidmap, target, p->uidmap, p->nuidmap, e) < 0) return -1;
+    int gstarted = start_map_tool(&g, F_NEWGIDMAP, p->newgidmap, target, p->gidmap, p->ngidmap, &ge);
     int urc = finish_map_tool(&u, e);
     if (gstarted < 0) { if (urc == 0) *e = ge; return -1; }
     int grc = finish_map_tool(&g, &ge);
@@ -99,10 +115,9 @@ static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
     if (write_file(path, "deny", e) < 0) return -1;
   }
   snprintf(path, sizeof path, "/proc/%d/uid_map", (int)target);
-  if (write_file(path, p->uidmap, e) < 0) return -1;
+  if (write_map(path, p->uidmap, p->nuidmap, e) < 0) return -1;
   snprintf(path, sizeof path, "/proc/%d/gid_map", (int)target);
-  if (write_file(path, p->gidmap, e) < 0) return -1;
-  return 0;
+  return write_map(path, p->gidmap, p->ngidmap, e);
 }
 
 /* Without subordinate ids the helper maps only itself, which user_namespaces(7) lets a process do for its
@@ -110,7 +125,7 @@ static int mapper_main(struct plan *p, pid_t target, struct lerr *e) {
  * belong to root. */
 static int map_self(struct plan *p, struct lerr *e) {
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
-    return failf(e, "unshare", "user namespace", errno,
+    return failf(e, F_UNSHARE, "user namespace", errno,
                  "the kernel refused to create a user namespace (see user.max_user_namespaces and "
                  "kernel.unprivileged_userns_clone)");
   /* Our /proc/self files are root's while we are not dumpable (proc(5)); nothing of the container
@@ -118,8 +133,8 @@ static int map_self(struct plan *p, struct lerr *e) {
   prctl(PR_SET_DUMPABLE, 1);
   int rc = 0;
   if (p->setgroups_deny && write_file("/proc/self/setgroups", "deny", e) < 0) rc = -1;
-  else if (write_file("/proc/self/uid_map", p->uidmap, e) < 0) rc = -1;
-  else if (write_file("/proc/self/gid_map", p->gidmap, e) < 0) rc = -1;
+  else if (write_map("/proc/self/uid_map", p->uidmap, p->nuidmap, e) < 0) rc = -1;
+  else if (write_map("/proc/self/gid_map", p->gidmap, p->ngidmap, e) < 0) rc = -1;
   prctl(PR_SET_DUMPABLE, 0);
   return rc;
 }
@@ -132,14 +147,14 @@ int join_ns_of(pid_t pid, const char *ns, int nstype, const char *hint, struct l
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns);
   int fd AUTOCLOSE = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failf(e, "open-namespace", path, errno, "%s", hint);
-  if (setns(fd, nstype) < 0) return fail(e, "setns", path, errno);
+  if (fd < 0) return failf(e, F_OPEN_NAMESPACE, path, errno, "%s", hint);
+  if (setns(fd, nstype) < 0) return fail(e, F_SETNS, path, errno);
   return 0;
 }
 
 static int join_user_of(struct plan *p, struct lerr *e) {
   if (join_ns_of(p->join_userns_pid, "user", CLONE_NEWUSER, "is the container whose network is shared still running?", e) < 0) return -1;
-  if (unshare(CLONE_NEWNS) < 0) return fail(e, "unshare", "mount namespace", errno);
+  if (unshare(CLONE_NEWNS) < 0) return fail(e, F_UNSHARE, "mount namespace", errno);
   return become_root(p, e);
 }
 
@@ -170,10 +185,10 @@ static int userns_enter_maps(struct plan *p, struct lerr *e) {
     return become_root(p, e);
   }
   int go[2], res[2];
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) return fail(e, "pipe", "idmap", errno);
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) return fail(e, F_PIPE, "idmap", errno);
   pid_t self = getpid();
   pid_t mapper = fork();
-  if (mapper < 0) return fail(e, "fork", "idmap", errno);
+  if (mapper < 0) return fail(e, F_FORK, "idmap", errno);
   if (mapper == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(go[1]); close(res[0]);
@@ -188,7 +203,7 @@ static int userns_enter_maps(struct plan *p, struct lerr *e) {
     int err = errno;
     close(go[1]); close(res[0]);
     waitpid(mapper, NULL, 0);
-    return failf(e, "unshare", "user namespace", err,
+    return failf(e, F_UNSHARE, "user namespace", err,
                  "the kernel refused to create a user namespace (see user.max_user_namespaces and "
                  "kernel.unprivileged_userns_clone)");
   }
@@ -200,18 +215,18 @@ static int userns_enter_maps(struct plan *p, struct lerr *e) {
   int st;
   while (waitpid(mapper, &st, 0) < 0 && errno == EINTR) {}
   if (got == (ssize_t)sizeof me) { *e = me; return -1; }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return fail(e, "idmap", "mapper", ECHILD);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return fail(e, F_IDMAP, "mapper", ECHILD);
   return become_root(p, e);
 }
 
 static int become_root(struct plan *p, struct lerr *e) {
 
   /* Now root of the namespace. Drop the host's supplementary groups where setgroups is allowed. */
-  if (setresgid(0, 0, 0) < 0) return fail(e, "setresgid", "0", errno);
-  if (setresuid(0, 0, 0) < 0) return fail(e, "setresuid", "0", errno);
+  if (setresgid(0, 0, 0) < 0) return fail(e, F_SETRESGID, "0", errno);
+  if (setresuid(0, 0, 0) < 0) return fail(e, F_SETRESUID, "0", errno);
   if (!p->setgroups_deny) setgroups(0, NULL);
 
   /* Nothing we mount may propagate back to the host (mount_namespaces(7)). */
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail(e, "make-rprivate", "/", errno);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail(e, F_MAKE_RPRIVATE, "/", errno);
   return 0;
 }

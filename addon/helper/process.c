@@ -56,14 +56,14 @@ static const char *env_get(struct plan *p, const char *key) {
 
 /* The container's PATH, not ours, decides where argv[0] is found (execvpe(3) would use our PATH). */
 static int find_executable(struct plan *p, const char *name, char *out, size_t n) {
-  if (strchr(name, '/')) { snprintf(out, n, "%s", name); return 0; }
+  if (strchr(name, '/')) return (size_t)snprintf(out, n, "%s", name) >= n ? ENAMETOOLONG : 0;
   const char *path = env_get(p, "PATH");
   if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   int saw_eacces = 0;
-  char buf[8192];
-  snprintf(buf, sizeof buf, "%s", path);
+  char *buf AUTOFREE = strdup(path);
+  if (!buf) return ENOMEM;
   for (char *save = NULL, *dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-    snprintf(out, n, "%s/%s", *dir ? dir : ".", name);
+    if ((size_t)snprintf(out, n, "%s/%s", *dir ? dir : ".", name) >= n) continue;  /* longer than PATH_MAX: not there */
     struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
       if (access(out, X_OK) == 0) return 0;
@@ -78,11 +78,11 @@ static int find_executable(struct plan *p, const char *name, char *out, size_t n
 int setup_pty(struct plan *p, int sock, struct lerr *e) {
   int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return fail(e, "open", "/dev/pts/ptmx", errno);
+  if (master < 0) return fail(e, F_OPEN, "/dev/pts/ptmx", errno);
   int unlock = 0;
-  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) return fail(e, "unlockpt", "/dev/pts/ptmx", errno);
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) return fail(e, F_UNLOCKPT, "/dev/pts/ptmx", errno);
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0) return fail(e, "open-pty-peer", "/dev/pts/ptmx", errno);
+  if (slave < 0) return fail(e, F_OPEN_PTY_PEER, "/dev/pts/ptmx", errno);
   if (p->winsize_rows > 0) {
     struct winsize ws = { .ws_row = (unsigned short)p->winsize_rows, .ws_col = (unsigned short)p->winsize_cols };
     ioctl(slave, TIOCSWINSZ, &ws);
@@ -95,11 +95,11 @@ int setup_pty(struct plan *p, int sock, struct lerr *e) {
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(sock, &msg, 0) < 0) return fail(e, "send-pty", "supervisor", errno);
+  if (sendmsg(sock, &msg, 0) < 0) return fail(e, F_SEND_PTY, "supervisor", errno);
   close(master);
-  for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) return fail(e, "dup2", "pty", errno);
+  for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) return fail(e, F_DUP2, "pty", errno);
   if (slave > 2) close(slave);
-  if (ioctl(0, TIOCSCTTY, 0) < 0) return fail(e, "set-controlling-tty", "pty", errno);
+  if (ioctl(0, TIOCSCTTY, 0) < 0) return fail(e, F_SET_CONTROLLING_TTY, "pty", errno);
   return 0;
 }
 
@@ -119,14 +119,14 @@ static int cloexec_listed(int cr_err, struct lerr *e) {
                   : cr_err == EINVAL ? "this kernel's close_range(2) has no CLOSE_RANGE_CLOEXEC" : "close_range(2) failed";
   int dir AUTOCLOSE = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   struct statfs sf;
-  if (dir < 0 || fstatfs(dir, &sf) < 0) return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
-  if (sf.f_type != PROC_SUPER_MAGIC) return failf(e, "close-fds", "/proc/self/fd", 0, "%s, and /proc/self/fd is not the kernel's procfs", why);
+  if (dir < 0 || fstatfs(dir, &sf) < 0) return failf(e, F_CLOSE_FDS, "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
+  if (sf.f_type != PROC_SUPER_MAGIC) return failf(e, F_CLOSE_FDS, "/proc/self/fd", 0, "%s, and /proc/self/fd is not the kernel's procfs", why);
   /* getdents64 into a buffer on the stack: no allocation between fork and exec. */
   char buf[4096] __attribute__((aligned(8)));
   for (;;) {
     long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
+    if (n < 0) return failf(e, F_CLOSE_FDS, "/proc/self/fd", errno, "%s, and /proc/self/fd could not be listed", why);
     if (n == 0) return 0;
     for (long off = 0; off < n;) {
       const struct dirent64_raw *d = (const void *)(buf + off);
@@ -136,7 +136,7 @@ static int cloexec_listed(int cr_err, struct lerr *e) {
       if (*end || end == d->name || fd < 3 || fd == dir) continue;  /* ".", "..", stdio, this listing */
       int flags = fcntl((int)fd, F_GETFD);
       if (flags >= 0 && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) == 0) continue;
-      return failf(e, "close-fds", "/proc/self/fd", errno, "%s, and fd %ld could not be marked close-on-exec", why, fd);
+      return failf(e, F_CLOSE_FDS, "/proc/self/fd", errno, "%s, and fd %ld could not be marked close-on-exec", why, fd);
     }
   }
 }
@@ -188,13 +188,13 @@ static int rlimit_resource(const char *name) {
 int setup_process_and_exec(struct plan *p, int errfd) {
   struct lerr e = {0};
   if (p->cwd && chdir(p->cwd) < 0) {
-    fail(&e, "chdir", p->cwd, errno);
+    fail(&e, F_CHDIR, p->cwd, errno);
     send_err_and_exit(errfd, &e, 125);
   }
   /* A WorkingDir such as /proc/self/fd/N can land outside the root: getcwd(3) then says "(unreachable)". */
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/') {
-    fail(&e, "chdir", p->cwd ? p->cwd : "/", EACCES);
+    fail(&e, F_CHDIR, p->cwd ? p->cwd : "/", EACCES);
     snprintf(e.detail, sizeof e.detail, "the working directory is outside the container's root filesystem");
     send_err_and_exit(errfd, &e, 125);
   }
@@ -203,32 +203,32 @@ int setup_process_and_exec(struct plan *p, int errfd) {
   for (int i = 0; i < p->nrlimits; i++) {
     int res = rlimit_resource(p->rlimits[i].name);
     struct rlimit rl = { (rlim_t)p->rlimits[i].soft, (rlim_t)p->rlimits[i].hard };
-    if (res < 0) { failf(&e, "setrlimit", p->rlimits[i].name, EINVAL, "unknown resource"); send_err_and_exit(errfd, &e, 125); }
+    if (res < 0) { failf(&e, F_SETRLIMIT, p->rlimits[i].name, EINVAL, "unknown resource"); send_err_and_exit(errfd, &e, 125); }
     if (setrlimit(res, &rl) < 0) {
-      failf(&e, "setrlimit", p->rlimits[i].name, errno, "above the hard limit lodger itself runs with");
+      failf(&e, F_SETRLIMIT, p->rlimits[i].name, errno, "above the hard limit lodger itself runs with");
       send_err_and_exit(errfd, &e, 125);
     }
   }
   /* Bounding set and PR_SET_KEEPCAPS while still root of the namespace (caps.c). */
   if (security_before_ids(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);
   if (!p->setgroups_deny && setgroups((size_t)p->ngroups, p->groups) < 0) {
-    fail(&e, "setgroups", "", errno);
+    fail(&e, F_SETGROUPS, "", errno);
     send_err_and_exit(errfd, &e, 125);
   }
   if (setresgid(p->gid, p->gid, p->gid) < 0) {
-    failf(&e, "setgid", "", errno, "gid %u is not mapped in the container's user namespace", p->gid);
+    failf(&e, F_SETGID, "", errno, "gid %u is not mapped in the container's user namespace", p->gid);
     send_err_and_exit(errfd, &e, 125);
   }
   if (setresuid(p->uid, p->uid, p->uid) < 0) {
-    failf(&e, "setuid", "", errno, "uid %u is not mapped in the container's user namespace", p->uid);
+    failf(&e, F_SETUID, "", errno, "uid %u is not mapped in the container's user namespace", p->uid);
     send_err_and_exit(errfd, &e, 125);
   }
-  if (p->nargv == 0) { fail(&e, "exec", "", EINVAL); snprintf(e.detail, sizeof e.detail, "no command given"); send_err_and_exit(errfd, &e, 125); }
+  if (p->nargv == 0) { fail(&e, F_EXEC, "", EINVAL); snprintf(e.detail, sizeof e.detail, "no command given"); send_err_and_exit(errfd, &e, 125); }
 
   char exe[PATH_MAX];
   int ferr = find_executable(p, p->argv[0], exe, sizeof exe);
   if (ferr) {
-    fail(&e, "exec", p->argv[0], ferr);
+    fail(&e, F_EXEC, p->argv[0], ferr);
     send_err_and_exit(errfd, &e, exit_code_for_exec_errno(ferr));
   }
   /* Nothing of ours reaches the command: every fd above stdio is closed on exec, or there is no exec;
@@ -238,7 +238,7 @@ int setup_process_and_exec(struct plan *p, int errfd) {
   if (security_before_exec(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);
   if (p->init) {
     pid_t child = fork();
-    if (child < 0) { fail(&e, "fork", "init", errno); send_err_and_exit(errfd, &e, 125); }
+    if (child < 0) { fail(&e, F_FORK, "init", errno); send_err_and_exit(errfd, &e, 125); }
     if (child > 0) { close(errfd); run_as_init(child); }
     setpgid(0, 0);
     if (isatty(0)) tcsetpgrp(0, getpid());  /* SIGTTOU is still blocked here */
@@ -250,7 +250,7 @@ int setup_process_and_exec(struct plan *p, int errfd) {
   signal(SIGPIPE, SIG_DFL);
   execve(exe, (char *const *)p->argv, (char *const *)p->env);
   int err = errno;
-  fail(&e, "exec", p->argv[0], err);
+  fail(&e, F_EXEC, p->argv[0], err);
   send_err_and_exit(errfd, &e, exit_code_for_exec_errno(err));
 }
 
@@ -272,19 +272,19 @@ void container_init(struct plan *p, int syncfd, int errfd, int ptysock) {
   if (read(syncfd, &go, 1) != 1) _exit(125);  /* the supervisor is gone */
   close(syncfd);
   prctl(PR_SET_DUMPABLE, 0);
-  if (p->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { fail(&e, "unshare", "cgroup namespace", errno); send_err_and_exit(errfd, &e, 125); }
-  if (setsid() < 0) { fail(&e, "setsid", "", errno); send_err_and_exit(errfd, &e, 125); }
-  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) { fail(&e, "sethostname", p->hostname, errno); send_err_and_exit(errfd, &e, 125); }
+  if (p->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { fail(&e, F_UNSHARE, "cgroup namespace", errno); send_err_and_exit(errfd, &e, 125); }
+  if (setsid() < 0) { fail(&e, F_SETSID, "", errno); send_err_and_exit(errfd, &e, 125); }
+  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) { fail(&e, F_SETHOSTNAME, p->hostname, errno); send_err_and_exit(errfd, &e, 125); }
   if (p->stdin_mode == STDIN_NULL && !p->tty) {
     int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (n < 0 || dup2(n, 0) < 0) { fail(&e, "open", "/dev/null", errno); send_err_and_exit(errfd, &e, 125); }
+    if (n < 0 || dup2(n, 0) < 0) { fail(&e, F_OPEN, "/dev/null", errno); send_err_and_exit(errfd, &e, 125); }
     close(n);
   }
   if (p->rootfs) {
     /* The new root must be a mount point for pivot_root(2): bind it onto itself. */
-    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) { fail(&e, "bind-rootfs", p->rootfs, errno); send_err_and_exit(errfd, &e, 125); }
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) { fail(&e, F_BIND_ROOTFS, p->rootfs, errno); send_err_and_exit(errfd, &e, 125); }
     int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) { fail(&e, "open", p->rootfs, errno); send_err_and_exit(errfd, &e, 125); }
+    if (rootfd < 0) { fail(&e, F_OPEN, p->rootfs, errno); send_err_and_exit(errfd, &e, 125); }
     for (int i = 0; i < p->nsetup; i++)
       if (run_step(&p->setup[i], rootfd, &e) < 0) send_err_and_exit(errfd, &e, 125);
     close(rootfd);

@@ -10,6 +10,15 @@
 
 int report_fd = -1;
 
+/* The step names of failure reports (steps.def); TypeScript turns each into a message (helperErrors.ts). */
+#define SETTING(id, name, kinds)
+#define STEP(id, name, kinds)
+#define FAILURE(id, name) const char F_##id[] = name;
+#include "steps.def"
+#undef SETTING
+#undef STEP
+#undef FAILURE
+
 int fail(struct lerr *e, const char *step, const char *path, int err) {
   snprintf(e->step, sizeof e->step, "%s", step);
   snprintf(e->path, sizeof e->path, "%s", path ? path : "");

@@ -55,12 +55,12 @@ static int parse_cond(const char *s, struct scmp_arg_cmp *c) {
 /* seccomp-rule ACTION NCOND COND… NAME…: one action for every named syscall, under all the conditions. */
 static int add_rule(scmp_filter_ctx ctx, uint32_t def, const struct step *r, struct lerr *e) {
   uint32_t action;
-  if (parse_action(r->argv[0], &action) < 0) return failf(e, "seccomp-rule", r->argv[0], EINVAL, "unknown action");
+  if (parse_action(r->argv[0], &action) < 0) return failf(e, F_SECCOMP_RULE, r->argv[0], EINVAL, "unknown action");
   int ncond = atoi(r->argv[1]);
-  if (ncond < 0 || ncond > 6 || 2 + ncond > r->argc) return failf(e, "seccomp-rule", r->argv[1], EINVAL, "bad condition count");
+  if (ncond < 0 || ncond > 6 || 2 + ncond > r->argc) return failf(e, F_SECCOMP_RULE, r->argv[1], EINVAL, "bad condition count");
   struct scmp_arg_cmp conds[6];
   for (int i = 0; i < ncond; i++)
-    if (parse_cond(r->argv[2 + i], &conds[i]) < 0) return failf(e, "seccomp-rule", r->argv[2 + i], EINVAL, "bad argument condition");
+    if (parse_cond(r->argv[2 + i], &conds[i]) < 0) return failf(e, F_SECCOMP_RULE, r->argv[2 + i], EINVAL, "bad argument condition");
   /* libseccomp refuses a rule whose action is the default (EACCES in seccomp_rule_add(3)); it would change nothing. */
   if (action == def) return 0;
   for (int i = 2 + ncond; i < r->argc; i++) {
@@ -71,7 +71,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t def, const struct step *r, str
     if (nr == __NR_SCMP_ERROR) continue;
     int rc = seccomp_rule_add_array(ctx, action, nr, (unsigned int)ncond, conds);
     if (rc == -EEXIST) continue;
-    if (rc < 0) return failf(e, "seccomp-rule", name, -rc, "libseccomp refused the rule for %s", name);
+    if (rc < 0) return failf(e, F_SECCOMP_RULE, name, -rc, "libseccomp refused the rule for %s", name);
   }
   return 0;
 }
@@ -79,28 +79,28 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t def, const struct step *r, str
 /* Compiles the rules into a BPF program with libseccomp (exported, not loaded) into S->bpf. */
 static int seccomp_compile(struct security *s, struct lerr *e) {
   uint32_t def;
-  if (parse_action(s->seccomp_default, &def) < 0) return failf(e, "seccomp", s->seccomp_default, EINVAL, "unknown default action");
+  if (parse_action(s->seccomp_default, &def) < 0) return failf(e, F_SECCOMP, s->seccomp_default, EINVAL, "unknown default action");
   scmp_filter_ctx ctx AUTORELEASE = seccomp_init(def);
-  if (!ctx) return fail(e, "seccomp", "init", ENOMEM);
+  if (!ctx) return fail(e, F_SECCOMP, "init", ENOMEM);
   /* libseccomp sets no_new_privs itself unless told not to; whether it is set is the CLI's decision. */
   int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-  if (rc < 0) return fail(e, "seccomp", "attribute", -rc);
+  if (rc < 0) return fail(e, F_SECCOMP, "attribute", -rc);
   for (int i = 0; i < s->nseccomp_arches; i++) {
     uint32_t arch = seccomp_arch_resolve_name(s->seccomp_arches[i]);
-    if (!arch) return failf(e, "seccomp", s->seccomp_arches[i], EINVAL, "unknown architecture");
+    if (!arch) return failf(e, F_SECCOMP, s->seccomp_arches[i], EINVAL, "unknown architecture");
     rc = seccomp_arch_add(ctx, arch);
-    if (rc < 0 && rc != -EEXIST) return failf(e, "seccomp", s->seccomp_arches[i], -rc, "adding the architecture failed");
+    if (rc < 0 && rc != -EEXIST) return failf(e, F_SECCOMP, s->seccomp_arches[i], -rc, "adding the architecture failed");
   }
   for (int i = 0; i < s->nseccomp_rules; i++)
     if (add_rule(ctx, def, &s->seccomp_rules[i], e) < 0) return -1;
   int fd AUTOCLOSE = memfd_create("seccomp-bpf", MFD_CLOEXEC);
-  if (fd < 0) return fail(e, "seccomp", "memfd", errno);
+  if (fd < 0) return fail(e, F_SECCOMP, "memfd", errno);
   rc = seccomp_export_bpf(ctx, fd);
-  if (rc < 0) return failf(e, "seccomp", "export", -rc, "compiling the filter failed");
+  if (rc < 0) return failf(e, F_SECCOMP, "export", -rc, "compiling the filter failed");
   off_t len = lseek(fd, 0, SEEK_END);
-  if (len <= 0 || len % (off_t)sizeof(struct sock_filter)) return fail(e, "seccomp", "export", EINVAL);
+  if (len <= 0 || len % (off_t)sizeof(struct sock_filter)) return fail(e, F_SECCOMP, "export", EINVAL);
   s->bpf = malloc((size_t)len);
-  if (!s->bpf || pread(fd, s->bpf, (size_t)len, 0) != len) return fail(e, "seccomp", "export", EIO);
+  if (!s->bpf || pread(fd, s->bpf, (size_t)len, 0) != len) return fail(e, F_SECCOMP, "export", EIO);
   s->bpf_len = (size_t)len;
   return 0;
 }
@@ -144,9 +144,9 @@ int seccomp_prepare(struct security *s, struct lerr *e) {
 /* In the container's process, last before exec: load the prepared program (seccomp(2), needs
  * no_new_privs or CAP_SYS_ADMIN in the user namespace — the caller sees to it). */
 int seccomp_apply(const struct security *s, struct lerr *e) {
-  if (!s->bpf) return fail(e, "seccomp", "load", EINVAL);
+  if (!s->bpf) return fail(e, F_SECCOMP, "load", EINVAL);
   struct sock_fprog prog = { .len = (unsigned short)(s->bpf_len / sizeof(struct sock_filter)), .filter = s->bpf };
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-    return failf(e, "seccomp", "load", errno, "loading the filter into the kernel failed");
+    return failf(e, F_SECCOMP, "load", errno, "loading the filter into the kernel failed");
   return 0;
 }

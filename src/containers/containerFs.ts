@@ -39,9 +39,9 @@ function place(p: StorePaths, rec: ContainerRecord, access: ContainerFsAccess): 
   const mapping = callerMapping(rec.HostConfig.UsernsMode || undefined);
   const st = liveState(readState(p, rec.Id));
   if (st.Running && !access.snapshot) {
-    const plan = new Plan().add('target', String(st.Pid)).add('join', 'user');
+    const plan = new Plan().join(st.Pid, ['user']);
     // A single-id mapping is written with setgroups denied (user_namespaces(7)); the helper must not try.
-    if (mapping.setgroupsDeny) plan.add('setgroups-deny');
+    if (mapping.setgroupsDeny) plan.setgroupsDeny();
     return { mode: 'exec', plan, root: `/proc/${st.Pid}/root`, user: mapping.user };
   }
   const dir = containerDir(p, rec.Id);
@@ -59,7 +59,7 @@ function place(p: StorePaths, rec: ContainerRecord, access: ContainerFsAccess): 
   const ids = kernel ? '' : fuseOverlayExtraOptions(p, rec, mapping);
   const opts = readOnly ? lowerOnlyOptions([upper, ...layers], kernel) + (ids ? `,${ids}` : '') : overlayOptions(layers, upper, path.join(dir, 'work'), kernel, ids);
   if (kernel) plan.mount('overlay', merged, 'overlay', readOnly ? ['ro'] : [], opts);
-  else plan.add('fuse-overlayfs', merged, opts);
+  else plan.fuseOverlayfs(merged, opts);
   plan.inPhase('cleanup').umount(merged);
   imageUnmount(plan, p, rec);
   return { mode: 'run', plan, root: merged, user: mapping.user };

@@ -8,9 +8,10 @@ import { checkUserMapped, hostIdFor, type IdMapping } from '../helper/idmap';
 import { keepIdEtcFiles } from './keepId';
 import { bindFlags } from '../devices/devices';
 import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
-import { Plan } from '../helper/plan';
-import { securityRecords, securitySettings } from '../security/security';
-import { rlimitRecords } from './processFlags';
+import { Plan, type MountFlag, type ProcessPlan } from '../helper/plan';
+import { rlimitArgs } from './processFlags';
+import type { Namespace } from '../helper/steps';
+import { securityRecords, securitySettings, type SecurityConfig } from '../security/security';
 
 /** Paths docker masks so a container cannot read host kernel state through them (moby's defaults). */
 export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -59,11 +60,11 @@ export function containerRootfs(store: StorePaths, rec: ContainerRecord): string
   return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
 }
 
-/** A tmpfs's mount flags and data from its recorded options (mounts.ts): flags the helper knows, the rest is data. */
-function tmpfsArgs(opts: string): [string[], string] {
+/** A tmpfs's mount flags and data from its recorded options (mounts.ts): the flags the helper knows, the rest is data. */
+function tmpfsArgs(opts: string): [MountFlag[], string] {
   const all = opts.split(',').filter(Boolean);
-  const isFlag = (o: string) => ['ro', 'nosuid', 'nodev', 'noexec'].includes(o);
-  return [all.filter(isFlag), all.filter((o) => !isFlag(o)).join(',')];
+  const flags = ['ro', 'nosuid', 'nodev', 'noexec'];
+  return [all.filter((o) => flags.includes(o)) as MountFlag[], all.filter((o) => !flags.includes(o)).join(',')];
 }
 
 export function buildContainerPlan(i: ContainerPlanInput): Plan {
@@ -77,7 +78,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const hostPid = hc.PidMode === 'host';
   const hostIpc = hc.IpcMode === 'host';
   const hostUts = hc.UTSMode === 'host';
-  const ns = ['mnt', ...(hostPid ? [] : ['pid']), ...(hostUts ? [] : ['uts']), ...(hostIpc ? [] : ['ipc']), 'cgroup'];
+  const ns: Namespace[] = ['mnt', ...(hostPid ? [] : ['pid' as const]), ...(hostUts ? [] : ['uts' as const]), ...(hostIpc ? [] : ['ipc' as const]), 'cgroup'];
   // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
   if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
@@ -88,7 +89,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     const extra = rec.Driver === 'fuse-overlayfs' ? fuseOverlayExtraOptions(store, rec, i.mapping) : '';
     const opts = overlayOptions(lower, path.join(dir, 'upper'), path.join(dir, 'work'), rec.Driver === 'overlay', extra);
     if (rec.Driver === 'overlay') plan.mount('overlay', rootfs, 'overlay', [], opts);
-    else plan.add('fuse-overlayfs', rootfs, opts);
+    else plan.fuseOverlayfs(rootfs, opts);
   }
 
   plan.inPhase('setup');
@@ -97,7 +98,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (hostPid) plan.bind('/proc', '/proc', ['rec', 'nosuid', 'nodev', 'noexec']);
   else plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
   // --sysctl: into the container's own namespaces' /proc/sys, before it is made read-only below.
-  for (const [k, v] of Object.entries(hc.Sysctls ?? {})) plan.add('sysctl', k, v);
+  for (const [k, v] of Object.entries(hc.Sysctls ?? {})) plan.sysctl(k, v);
   plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
   // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
   for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
@@ -108,11 +109,11 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   plan.symlink('pts/ptmx', '/dev/ptmx');
   if (hostIpc) {
     // The host's IPC namespace: its POSIX shared memory and message queues are the host's files
-    // (mqueue can be mounted only by the IPC namespace's owner, mq_overview(7)).
-    // A host without an mqueue mount (not every distribution makes one) leaves the container without it.
+    // (mqueue can be mounted only by the IPC namespace's owner, mq_overview(7)); a host without an
+    // mqueue mount (not every distribution makes one) leaves the container without it.
     for (const d of ['/dev/shm', '/dev/mqueue']) if (fs.existsSync(d)) plan.bind(d, d, ['rec']);
   } else {
-    plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], `mode=1777,size=${Math.ceil((hc.ShmSize ?? 64 << 20) / 1024)}k`);
+    plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], `mode=1777,size=${Math.ceil((hc.ShmSize || 64 << 20) / 1024)}k`);
     plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
   }
   plan.symlink('/proc/self/fd', '/dev/fd');
@@ -138,12 +139,12 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     for (const r of READONLY_PATHS) plan.readonly(r);
   }
   if (rec.HostConfig.ReadonlyRootfs) plan.remountReadonly('/');
-  if (!hostNet) plan.add('loopback-up');
+  if (!hostNet) plan.loopbackUp();
 
   plan.inPhase('cleanup');
   if (i.runtimeDir) {
     // pasta holds the namespace it serves and would outlive the container: stop it by its pid file.
-    plan.add('kill-pidfile', path.join(i.runtimeDir, 'pasta.pid'));
+    plan.killPidfile(path.join(i.runtimeDir, 'pasta.pid'));
     plan.rmtree(i.runtimeDir);
   }
   if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
@@ -155,23 +156,29 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     for (const m of rec.Mounts) if (m.Type === 'volume' && m.Anonymous) plan.rmtree(path.dirname(m.Source));
   }
 
-  plan.add('rootfs', rootfs);
-  if (!hostUts) plan.add('hostname', rec.Config.Hostname);
-  for (const r of rlimitRecords(hc.Ulimits ?? [])) plan.add(...r);
-  if (i.cgroupPath) plan.add('cgroup', i.cgroupPath);
-  if (i.waitForGo) plan.add('wait-go');
-  if (i.joinNetnsPid) plan.add('join-netns', String(i.joinNetnsPid));
-  if (rec.HostConfig.Init) plan.add('init');
-  if (i.tty) plan.add('tty', String(i.tty.rows), String(i.tty.cols));
-  plan.add('stdin', i.keepStdin ? 'inherit' : 'null');
+  plan.rootfs(rootfs);
+  if (!hostUts) plan.hostname(rec.Config.Hostname);
+  for (const u of hc.Ulimits ?? []) plan.rlimit(...rlimitArgs(u));
+  if (i.cgroupPath) plan.cgroup(i.cgroupPath);
+  if (i.waitForGo) plan.waitForGo();
+  if (i.joinNetnsPid) plan.joinNetns(i.joinNetnsPid);
+  if (rec.HostConfig.Init) plan.init();
   // Used by a detached helper only (the monitor); an attached one gives the container our own stdin.
-  if (i.keepStdin) plan.add('attach-socket', attachSocketPath(store, rec.Id));
-  plan.add('user', String(i.process.uid), String(i.process.gid));
-  // Capabilities, no_new_privs and seccomp for this user (security.ts; carried out by caps.c/seccomp.c).
-  for (const r of securityRecords(rec.HostConfig, i.process.uid)) plan.add(...r);
-  if (i.process.groups.length) plan.add('groups', ...(i.process.groups.map(String) as [string, ...string[]]));
-  plan.add('cwd', i.process.cwd);
-  if (i.process.env.length) plan.add('env', ...(i.process.env as [string, ...string[]]));
-  plan.add('argv', ...(i.process.argv as [string, ...string[]]));
-  return plan;
+  if (i.keepStdin) plan.attachSocket(attachSocketPath(store, rec.Id));
+  return plan.process(containerProcess(rec.HostConfig, i.process, { tty: i.tty, keepStdin: i.keepStdin }));
+}
+
+/**
+ * The process part of a plan, for the container's first process (`run`, `start`) and for `exec` alike:
+ * PROC's ids, directory, environment and command, the terminal and stdin, and the capabilities,
+ * no_new_privs and seccomp filter the container's settings give that user (security.ts; carried out
+ * by caps.c/seccomp.c). EXEC_PRIVILEGED: `exec --privileged`.
+ */
+export function containerProcess(hc: SecurityConfig, proc: ProcessSpec, io: { tty?: { rows: number; cols: number }; keepStdin: boolean; execPrivileged?: boolean }): ProcessPlan {
+  return {
+    ...proc,
+    security: securityRecords(hc, proc.uid, { execPrivileged: io.execPrivileged }),
+    tty: io.tty,
+    stdin: io.keepStdin ? 'inherit' : 'null',
+  };
 }

@@ -139,7 +139,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     HostConfig: {
       ...(declaredHost as ContainerRecord['HostConfig']),
       NetworkMode: network,
-      /** -p values as given: resolved to host ports at each start (networkSetup.ts). */
+      // -p values as given: resolved to host ports at each start (networkSetup.ts).
       PublishSpecs: o.publish,
       SecurityOpt: securityOpt,
       UsernsMode: mapping.keepId ? 'keep-id' : mapping.setgroupsDeny ? 'single' : '',

@@ -19,7 +19,7 @@ interface Unsupported {
   /** The docker flag that sets it, for the message. */
   flag: string;
   /** Whether VALUE (never undefined/null) asks for something; Docker's zero values do not. */
-  asks: (value: unknown) => boolean;
+  asks: (value: unknown, body: ContainerCreateBody) => boolean;
   hint?: string;
 }
 
@@ -77,7 +77,7 @@ function refuse(flag: string, path: string, value: unknown, hint?: string): Lodg
 function checkSupported(body: ContainerCreateBody): void {
   for (const u of UNSUPPORTED) {
     const v = getField(body, u.path);
-    if (v !== undefined && u.asks(v)) throw refuse(u.flag, u.path, v, u.hint);
+    if (v !== undefined && u.asks(v, body)) throw refuse(u.flag, u.path, v, u.hint);
   }
   const requests = getField(body, 'HostConfig.DeviceRequests');
   for (const r of Array.isArray(requests) ? requests as ContainerCreateBody[] : []) {

@@ -9,7 +9,7 @@ import { mustRecord } from './lifecycle';
 import { checkUserMapped } from '../helper/idmap';
 import { Plan } from '../helper/plan';
 import { processSpec } from './start';
-import { securityRecords } from '../security/security';
+import { containerProcess } from './containerPlan';
 import { callerMapping } from '../helper/usernsWorker';
 
 export interface ExecOptions { command: string[]; interactive: boolean; tty: boolean; env: string[]; envFile: string[]; user?: string; workdir?: string; detach: boolean; privileged: boolean }
@@ -23,7 +23,7 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions)
   if (st.Paused) throw new LodgerError('PAUSED', `container ${rec.Name} is paused — unpause it first`, EXIT_CANNOT_INVOKE);
   if (o.command.length === 0) throw new LodgerError('NO_COMMAND', 'exec needs a command');
   const plan = execPlan(p, rec, st, o);
-  if (o.detach) plan.add('detach', '/dev/null');
+  if (o.detach) plan.detach('/dev/null');
   const h = spawnHelper('exec', plan, { stdio: o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: o.detach });
   if (o.detach) {
     await h.settled;
@@ -47,18 +47,16 @@ export function execPlan(p: StorePaths, rec: ContainerRecord, st: ContainerState
   const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
   checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
   proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
-  const joins = ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup'];
-  if (rec.HostConfig.NetworkMode !== 'host') joins.push('net');
-  const plan = new Plan().add('target', String(st.Pid)).add('join', ...(joins as [string, ...string[]]));
-  if (st.CgroupPath) plan.add('cgroup', st.CgroupPath);
-  if (o.tty) plan.add('tty', String(process.stdout.rows ?? 24), String(process.stdout.columns ?? 80));
-  plan.add('stdin', o.interactive ? 'inherit' : 'null');
+  // The namespaces the container has of its own: those it shares with the host (--pid/--ipc/--uts host,
+  // --network host) are ours already, and setns(2) into the host's would need the host's root.
+  const hc = rec.HostConfig;
+  const own = (['pid', 'uts', 'ipc'] as const).filter((n) => ({ pid: hc.PidMode, uts: hc.UTSMode, ipc: hc.IpcMode })[n] !== 'host');
+  const plan = new Plan().join(st.Pid, ['user', 'mnt', ...own, 'cgroup', ...(hc.NetworkMode !== 'host' ? ['net' as const] : [])]);
+  if (st.CgroupPath) plan.cgroup(st.CgroupPath);
   // With a single-id mapping setgroups(2) is denied in the container's user namespace.
-  if (rec.HostConfig.UsernsMode === 'single') plan.add('setgroups-deny');
-  plan.add('user', String(proc.uid), String(proc.gid));
+  if (rec.HostConfig.UsernsMode === 'single') plan.setgroupsDeny();
   // The exec'd process gets the container's capabilities and seccomp filter, never more.
-  for (const r of securityRecords(rec.HostConfig, proc.uid, { execPrivileged: o.privileged })) plan.add(...r);
-  if (proc.groups.length) plan.add('groups', ...(proc.groups.map(String) as [string, ...string[]]));
-  plan.add('cwd', proc.cwd).add('env', ...(proc.env as [string, ...string[]])).add('argv', ...(proc.argv as [string, ...string[]]));
+  const tty = o.tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
+  plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
   return plan;
 }

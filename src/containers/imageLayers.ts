@@ -26,7 +26,7 @@ export function squashfsMetaDir(p: StorePaths, rec: ContainerRecord): string {
 export function imageLowerDirs(plan: Plan, p: StorePaths, rec: ContainerRecord): string[] {
   if (!rec.SquashfsImage) return imageLayerDirs(p, rec.Image, rec.Layers);
   const mnt = squashfsMountDir(p, rec);
-  plan.add('squashfuse', rec.SquashfsImage, mnt);
+  plan.squashfuse(rec.SquashfsImage, mnt);
   return [mnt];
 }
 

@@ -37,14 +37,11 @@ export async function launchContainer(p: StorePaths, rec: ContainerRecord, mappi
   });
   // The helper is the one writer of state.json (running, then exited) — also for --rm, before it
   // removes the container, so `ps`, `kill` and `exec` see every container alike.
-  plan.add('state', path.join(containerDir(p, rec.Id), 'state.json'));
+  plan.state(path.join(containerDir(p, rec.Id), 'state.json'));
   // The helper removes the cgroup itself after the final exit, so a killed CLI leaves none behind.
-  if (cgroupPath) plan.inPhase('cleanup').add('rmdir-cgroup', cgroupPath);
-  if (infraPid) plan.add('parent-userns', String(infraPid));
-  if (o.detachLog) {
-    plan.add('detach', o.detachLog);
-    plan.add('restart', rec.HostConfig.RestartPolicy.Name || 'no', String(rec.HostConfig.RestartPolicy.MaximumRetryCount || 0));
-  }
+  if (cgroupPath) plan.inPhase('cleanup').rmdirCgroup(cgroupPath);
+  if (infraPid) plan.parentUserns(infraPid);
+  if (o.detachLog) plan.detach(o.detachLog).restart(rec.HostConfig.RestartPolicy.Name || 'no', rec.HostConfig.RestartPolicy.MaximumRetryCount || 0);
   const h = spawnHelper('run', plan, { stdio: o.stdio, detached: !!o.detachLog, life: net.attach });
   let network: AttachedNetwork | undefined;
   if (net.attach) {

@@ -22,7 +22,7 @@ import { parseBytes, type LimitFlags } from '../cgroups/limits';
 import { parseDuration } from './healthConfig';
 import { parseMountFlag, type MountSpec } from './mountSpec';
 import { parsePublish } from '../network/ports';
-import { getField, readBool, readInt, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
+import { getField, readBool, readInt, readObject, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
 
 /** How one option travels in Docker's ContainerCreate body. */
 export interface BodyMapping<V> {
@@ -128,7 +128,13 @@ export const CONTAINER_OPTIONS = {
       const anon = v.filter((x) => !x.includes(':'));
       if (anon.length) setField(b, 'Volumes', Object.fromEntries(anon.map((x) => [x, {}])));
     },
-    from: (b) => [...readStrings(b, 'HostConfig.Binds'), ...Object.keys(getField(b, 'Volumes') ?? {})],
+    from: (b) => {
+      const binds = readStrings(b, 'HostConfig.Binds');
+      // Compose lists its bind mounts' destinations in Volumes too: only a path nothing else mounts is anonymous.
+      const mounts = getField(b, 'HostConfig.Mounts');
+      const taken = new Set([...binds.map((x) => x.split(':')[1]), ...(Array.isArray(mounts) ? (mounts as ContainerCreateBody[]).map((m) => readString(m, 'Target')) : [])]);
+      return [...binds, ...Object.keys(readObject(b, 'Volumes') ?? {}).filter((v) => !taken.has(v))];
+    },
   }),
   mounts: list('--mount', 'Mount: type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]', {
     to: (v, b) => setField(b, 'HostConfig.Mounts', v.map(mountBody)),

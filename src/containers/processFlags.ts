@@ -57,10 +57,10 @@ export function parseUlimits(specs: string[], hard = hardLimits()): Ulimit[] {
   return [...seen.values()];
 }
 
-/** The plan's "rlimit" records. */
-export function rlimitRecords(ulimits: Ulimit[]): Array<['rlimit', string, string, string]> {
+/** The plan's "rlimit" record arguments for U (name, soft, hard; -1 is "unlimited"). */
+export function rlimitArgs(u: Ulimit): [string, string, string] {
   const v = (n: number) => (n === UNLIMITED ? 'unlimited' : String(n));
-  return ulimits.map((u) => ['rlimit', u.Name, v(u.Soft), v(u.Hard)]);
+  return [u.Name, v(u.Soft), v(u.Hard)];
 }
 
 /** Docker's namespaced sysctls (moby's validator): those the container's own IPC or network namespace holds. */

@@ -14,7 +14,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 
 export const DEFAULT_CDI_SPEC_DIRS = ['/etc/cdi', '/var/run/cdi'];
 
@@ -120,8 +119,10 @@ export function validateSpec(v: unknown): string | undefined {
  */
 export function parseSpecText(text: string, file: string): unknown {
   if (file.endsWith('.json') || /^\s*\{/.test(text)) return JSON.parse(text);
+  // Loaded here, not at the top: every `run` imports this module, few read a YAML spec.
+  const { parse, YAMLParseError } = require('yaml') as typeof import('yaml');
   try {
-    return parseYaml(text, { schema: 'core', uniqueKeys: true, maxAliasCount: 100 });
+    return parse(text, { schema: 'core', uniqueKeys: true, maxAliasCount: 100 });
   } catch (e) {
     if (!(e instanceof YAMLParseError)) throw e;
     const line = e.linePos?.[0].line;

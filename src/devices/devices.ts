@@ -6,6 +6,7 @@
 // Docker's r/w/m permissions are enforced with the device cgroup — on cgroup v2 an eBPF program that
 // only a privileged process can attach (cgroup-v2.rst, "Device controller") — so lodger cannot narrow
 // access to a node it binds: a request for less than rw is refused rather than silently widened.
+import type { MountFlag } from '../helper/plan';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
@@ -95,7 +96,7 @@ export function resolveDeviceRequests(values: string[]): DeviceRequests {
 }
 
 /** The helper's bind flags for a bind mount record: recursive, read-only unless RW, plus nosuid/nodev/noexec from its Mode. */
-export function bindFlags(m: MountRecord): string[] {
-  const extra = m.Mode.split(',').filter((o) => o === 'nosuid' || o === 'nodev' || o === 'noexec');
-  return ['rec', ...(m.RW ? [] : ['ro']), ...extra];
+export function bindFlags(m: MountRecord): MountFlag[] {
+  const extra = m.Mode.split(',').filter((o): o is MountFlag => o === 'nosuid' || o === 'nodev' || o === 'noexec');
+  return ['rec', ...(m.RW ? [] : ['ro' as const]), ...extra];
 }

@@ -1,6 +1,6 @@
 // Turns the helper's {step, path, errno, detail} records into LodgerErrors that say what failed and what to do.
 import { EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, LodgerError, errnoText } from '../errors';
-import { capabilityName } from '../security/capabilities';
+import { capabilityName } from './capabilityNames';
 import type { HelperFailure } from './helperProcess';
 
 export interface FailureContext { user?: string; what?: string }
@@ -8,15 +8,24 @@ export interface FailureContext { user?: string; what?: string }
 export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {}): LodgerError {
   const why = f.errno ? errnoText(f.errno) : '';
   const what = ctx.what ?? 'container';
+  // The step names are steps.def's FAILURE entries: a case for a name the helper never reports does not compile.
   switch (f.step) {
     case 'newuidmap':
     case 'newgidmap':
       return new LodgerError('IDMAP_FAILED',
         `${f.step} failed for pid ${f.path}: ${f.detail} — ask an admin to add a range for "${ctx.user ?? 'you'}" to ` +
         `/etc/sub${f.step === 'newuidmap' ? 'uid' : 'gid'} (and check that ${f.step} is installed setuid, package "uidmap"), or run with --userns=single`);
+    case 'setrlimit':
+      return new LodgerError('ULIMIT_FAILED', `set --ulimit ${f.path} for the ${what}: ${why} — ${f.detail}`);
+    case 'sysctl':
+      return new LodgerError('SYSCTL_FAILED', `set --sysctl ${f.path} in the ${what}: ${why} — this kernel may not have it, or it is not the container's to set`);
     case 'unshare':
       return new LodgerError('USERNS_FAILED', `create the ${f.path} for the ${what}: ${why} — ${f.detail}`);
     case 'exec': {
+      if (f.errno === 7) {
+        // E2BIG from execve(2): the command and environment together exceed ARG_MAX (normally refused earlier, execLimits.ts).
+        return new LodgerError('ARG_MAX', `exec "${f.path}" in the ${what}: ${why} — the command and its arguments plus the environment (-e, --env-file, the image's Env) exceed the kernel's limit ARG_MAX; shorten them or raise the stack limit (ulimit -s)`);
+      }
       if (f.errno === 2 || f.errno === 20 || f.errno === 40) {
         return new LodgerError('EXEC_NOT_FOUND', `exec "${f.path}" in the ${what}: executable file not found in $PATH — check the command or the image's PATH`, EXIT_NOT_FOUND);
       }
@@ -68,6 +77,11 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
     case 'seccomp':
     case 'seccomp-rule':
       return new LodgerError('SECCOMP_FAILED', `load the seccomp filter of the ${what}${f.step === 'seccomp-rule' ? ` (rule for ${f.path})` : ''}: ${f.detail ? `${f.detail}: ` : ''}${why} — fix the profile given with --security-opt seccomp=FILE, or run with --security-opt seccomp=unconfined`);
+    case 'read-plan':
+    case 'parse-plan':
+    case 'plan':
+      // plan.c refused what plan.ts encoded: the two sides disagree about steps.def.
+      return new LodgerError('PLAN_REFUSED', `the helper refused the plan for the ${what} (${f.path}: ${f.detail || why}) — lodger-helper and the CLI do not match; rebuild lodger (npm run build) and report it if it persists`);
     default:
       return new LodgerError('HELPER_' + f.step.toUpperCase().replace(/-/g, '_'),
         `${f.step} ${f.path} for the ${what}: ${why}${f.detail ? ` (${f.detail})` : ''}`);

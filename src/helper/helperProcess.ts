@@ -3,9 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { helperExecutable } from './native';
 import type { Plan } from './plan';
+import type { FailureStep } from './steps';
 
-/** A failure the helper (or the container's init) reported: which step, on what, and errno. */
-export interface HelperFailure { step: string; path: string; errno: number; detail: string }
+/** A failure the helper (or the container's init) reported: which step (steps.def), on what, and errno. */
+export interface HelperFailure { step: FailureStep; path: string; errno: number; detail: string }
 
 export interface HelperEvents {
   pid?: number;
@@ -80,7 +81,7 @@ export function spawnHelper(mode: 'run' | 'exec', plan: Plan, opts: SpawnHelperO
         case 'pid': events.pid = ev.pid as number; resolvePid(events.pid); break;
         case 'started': events.started = true; settle(); break;
         case 'exit': events.exitCode = ev.code as number; break;
-        case 'error': events.errors.push({ step: String(ev.step), path: String(ev.path), errno: Number(ev.errno), detail: String(ev.detail ?? '') }); settle(); break;
+        case 'error': events.errors.push({ step: String(ev.step) as FailureStep, path: String(ev.path), errno: Number(ev.errno), detail: String(ev.detail ?? '') }); settle(); break;
       }
     }
   });

@@ -78,12 +78,9 @@ function pipeInto(input: Readable, stdin: Writable): void {
 }
 
 function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: string[], withInput: boolean, user: string): { stdin: Writable | null; result: Promise<WorkerResult<T>> } {
-  plan
-    .add('stdin', withInput ? 'inherit' : 'null')
-    .add('user', '0', '0')
-    .add('env', ...envForWorker())
-    // Through bin/lodger, which starts the bundle from V8's code cache (some 10 ms sooner than dist/lodger.js).
-    .add('argv', process.execPath, path.join(packageRoot(), 'bin', 'lodger'), '__worker', op, ...args);
+  // Root of the namespace, no capability records: the worker keeps what root there has. Through bin/lodger,
+  // which starts the bundle from V8's code cache (some 10 ms sooner than dist/lodger.js).
+  plan.process({ uid: 0, gid: 0, env: envForWorker(), argv: [process.execPath, path.join(packageRoot(), 'bin', 'lodger'), '__worker', op, ...args], stdin: withInput ? 'inherit' : 'null' });
   // Input goes through a pipe grown to 1 MiB, written and read in pieces of that size (see
   // WORKER_INPUT_CHUNK): a 120 MB layer through Node's 64 KiB stdio pieces cost the worker some 0.15 s
   // of wakeups and stream events (measured on tmpfs: 0.45 s against 0.28 s for the same unpack).
@@ -119,7 +116,7 @@ function launchWorker<T>(mode: 'run' | 'exec', plan: Plan, op: string, args: str
   return { stdin, result };
 }
 
-function envForWorker(): [string, ...string[]] {
+function envForWorker(): string[] {
   const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'LODGER_DEBUG'];
   const env = keep.filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
   return ['LODGER_WORKER=1', ...env];

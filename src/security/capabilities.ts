@@ -1,18 +1,10 @@
 // Linux capabilities of the container's process: names and numbers, Docker's default set, --cap-add/--cap-drop/--privileged, and the five sets per user.
 import * as fs from 'node:fs';
 import { LodgerError } from '../errors';
-import type { PlanRecord } from '../helper/plan';
+import { CAPABILITIES, capabilityName } from '../helper/capabilityNames';
+import type { SecurityRecord } from '../helper/plan';
 
-/** Every capability by its number (linux/capability.h; capabilities(7)). */
-export const CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
-  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
-  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-];
+export { CAPABILITIES, capabilityName };
 
 /**
  * What Docker gives a container that asks for nothing: enough to behave like root over the container's own
@@ -94,12 +86,7 @@ export function capabilityMask(names: readonly string[]): bigint {
 }
 
 /** The helper's record: `caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT`, each a comma-separated list of numbers. */
-export function capabilityRecord(s: CapabilitySets): PlanRecord {
+export function capabilityRecord(s: CapabilitySets): SecurityRecord {
   const nums = (names: string[]) => names.map((n) => CAPABILITIES.indexOf(n)).filter((i) => i >= 0).join(',');
   return ['caps', nums(s.bounding), nums(s.effective), nums(s.permitted), nums(s.inheritable), nums(s.ambient)];
-}
-
-/** The name of capability number N, for error messages from the helper. */
-export function capabilityName(n: number): string {
-  return CAPABILITIES[n] ?? `capability ${n}`;
 }

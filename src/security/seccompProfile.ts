@@ -1,7 +1,7 @@
 // Seccomp profiles in Docker's JSON format: lodger's default allow-list, parsing a user's profile, and compiling either into the helper's rules.
 import * as os from 'node:os';
 import { LodgerError } from '../errors';
-import type { PlanRecord } from '../helper/plan';
+import type { SecurityRecord } from '../helper/plan';
 
 /** One argument comparison, as Docker's profiles write it (SCMP_CMP_MASKED_EQ: `value` is the mask, `valueTwo` the result). */
 export interface SeccompArg { index: number; value: number; valueTwo?: number; op: string }
@@ -314,16 +314,12 @@ export function compileSeccomp(p: SeccompProfile, ctx: SeccompContext): Compiled
   return { defaultAction: actionOf(p.defaultAction, undefined, defaultErrno), arches: scmpArches.map(libseccompArch), rules };
 }
 
-/** At most this many names per record, well under the helper's 600-token limit. */
-const NAMES_PER_RECORD = 400;
-
-/** The helper's records: `seccomp DEFAULT ARCH…` then `seccomp-rule ACTION NCOND COND… NAME…`. */
-export function seccompRecords(c: CompiledSeccomp): PlanRecord[] {
-  const out: PlanRecord[] = [['seccomp', c.defaultAction, ...c.arches]];
+/** The helper's records: `seccomp DEFAULT ARCH…` then one `seccomp-rule ACTION NCOND COND… NAME…` per rule with names. */
+export function seccompRecords(c: CompiledSeccomp): SecurityRecord[] {
+  const out: SecurityRecord[] = [['seccomp', c.defaultAction, ...c.arches]];
   for (const r of c.rules) {
-    for (let i = 0; i < r.names.length; i += NAMES_PER_RECORD) {
-      out.push(['seccomp-rule', r.action, String(r.args.length), ...r.args, ...r.names.slice(i, i + NAMES_PER_RECORD)]);
-    }
+    const [first, ...rest] = [...r.args, ...r.names];
+    if (r.names.length) out.push(['seccomp-rule', r.action, r.args.length, first, ...rest]);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { LodgerError, fsError } from '../errors';
 import { checkCapabilityOptions, capabilityRecord, containerCapabilities, processCapabilities } from './capabilities';
-import type { PlanRecord } from '../helper/plan';
+import type { SecurityRecord } from '../helper/plan';
 import { compileSeccomp, defaultSeccompProfile, parseSeccompProfile, seccompRecords, type SeccompProfile } from './seccompProfile';
 
 /** The parts of a container's HostConfig that decide its privileges. */
@@ -92,11 +92,11 @@ export function securitySettings(securityOpt: string[], readFile = readProfile):
  * gets every capability and no filter unless one is named (as Docker); `exec --privileged` (EXEC_PRIVILEGED)
  * gets every capability but keeps the container's filter.
  */
-export function securityRecords(hc: SecurityConfig, uid: number, opts: { execPrivileged?: boolean } = {}): PlanRecord[] {
+export function securityRecords(hc: SecurityConfig, uid: number, opts: { execPrivileged?: boolean } = {}): SecurityRecord[] {
   const settings = securitySettings(hc.SecurityOpt ?? []);
   const containerCaps = containerCapabilities({ capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], privileged: hc.Privileged });
   const caps = opts.execPrivileged ? containerCapabilities({ capAdd: [], capDrop: [], privileged: true }) : containerCaps;
-  const records: PlanRecord[] = [capabilityRecord(processCapabilities(caps, uid))];
+  const records: SecurityRecord[] = [capabilityRecord(processCapabilities(caps, uid))];
   if (settings.noNewPrivileges) records.push(['no-new-privileges']);
   let profile: SeccompProfile | undefined;
   if (settings.seccomp === 'default') profile = hc.Privileged ? undefined : defaultSeccompProfile();
@@ -115,7 +115,7 @@ export function securityRecords(hc: SecurityConfig, uid: number, opts: { execPri
  * Where the helper keeps the BPF program compiled from these rules: named by their hash, in the
  * private runtime dir, so each start after the first loads it instead of compiling the profile again.
  */
-function seccompCachePath(rules: PlanRecord[]): string | undefined {
+function seccompCachePath(rules: SecurityRecord[]): string | undefined {
   try {
     const { runtimeDir } = require('../storage/paths') as typeof import('../storage/paths');
     const crypto = require('node:crypto') as typeof import('node:crypto');

@@ -53,7 +53,7 @@ export async function probeKernelOverlay(p: StorePaths, mapping: IdMapping): Pro
   const plan = new Plan().namespaces(['mnt']).idmap(mapping)
     .inPhase('prepare').mount('overlay', path.join(dir, 'merged'), 'overlay', [], overlayOptions([lower], path.join(dir, 'upper'), path.join(dir, 'work'), true))
     .inPhase('cleanup').umount(path.join(dir, 'merged')).rmtree(dir)
-    .add('user', '0', '0').add('argv', '/bin/sh', '-c', ':');
+    .process({ uid: 0, gid: 0, env: [], argv: ['/bin/sh', '-c', ':'], stdin: 'null' });
   const h = spawnHelper('run', plan, { stdio: ['ignore', 'ignore', 'ignore'] });
   const { code } = await h.exited;
   const ok = code === 0 && h.events.errors.length === 0;

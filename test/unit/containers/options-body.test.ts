@@ -80,6 +80,20 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
     expect(again).toMatchObject({ memory: '536870912', cpus: '1.5', publish: ['8080:80/tcp'], restart: 'on-failure:2', labels: ['a=b', 'c='] });
   });
 
+  it('docker-compose 1.29 up (captured): project network, list entrypoint before Cmd, bind destinations also in Volumes', () => {
+    const c = fixture('compose129-up');
+    const o = createOptionsFromDockerBody(c.body, queryOf(c.url));
+    expect(o).toMatchObject({
+      image: 'busybox', name: 'proj_web_1', network: 'proj_default', entrypoint: 'sh', command: ['-c', 'exec "$@"', '--', 'httpd', '-f', '-p', '8080'],
+      hostname: 'webhost', user: '1000', workdir: '/tmp', env: ['A=1'], volumes: ['/tmp:/data:ro'], publish: ['127.0.0.1:18080:8080/tcp'],
+      restart: 'unless-stopped', readOnly: true, init: true, capAdd: ['NET_ADMIN'], dns: ['1.1.1.1'], addHost: ['db:10.0.0.2'], detach: true,
+    });
+    expect(o.labels).toContain('com.docker.compose.service=web');
+    // The same body with a Volumes path no bind covers asks for an anonymous volume there (and only there).
+    const anon = createOptionsFromDockerBody({ ...c.body, Volumes: { '/data': {}, '/cache': {} } });
+    expect(anon.volumes).toEqual(['/tmp:/data:ro', '/cache']);
+  });
+
   it('a compose 1.29 body: the project network from NetworkMode, a list entrypoint before Cmd, labels', () => {
     const o = createOptionsFromDockerBody({
       Image: 'busybox', Cmd: ['echo hi'], Entrypoint: ['sh', '-c'], Env: ['A=1'], Labels: { 'com.docker.compose.project': 'p', 'com.docker.compose.service': 'web' },
