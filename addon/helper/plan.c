@@ -184,6 +184,7 @@ static int apply(struct plan *p, enum phase *phase, const struct step *r, struct
       p->rlimits[p->nrlimits].hard = !strcmp(a[2], "unlimited") ? ~0ULL : strtoull(a[2], NULL, 10);
       p->nrlimits++;
       return 0;
+    case R_LOG_MAX: p->log_max_size = num(a[0]); p->log_max_files = (int)(num(a[1]) & 0xff); return 0;
     case R_CWD: p->cwd = a[0]; return 0;
     case R_ENV: return append_strs(&p->env, &p->nenv, &p->cap_env, argc, a, e);
     case R_ARGV: return append_strs(&p->argv, &p->nargv, &p->cap_argv, argc, a, e);

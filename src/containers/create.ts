@@ -25,7 +25,7 @@ import { runOnContainerFs } from './containerFs';
 import { healthConfig } from './healthConfig';
 import { imagePlatform } from './runImage';
 import { formatPlatform } from '../image/platform';
-import { checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
+import { parseLogOpts, checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
 export function parseEnv(env: string[], envFiles: string[]): string[] {
@@ -100,6 +100,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const stopTimeout = parseStopTimeout(o.stopTimeout);
   const shmSize = parseShmSize(o.shmSize);
   checkCidfile(o.cidfile);
+  const logConfig = parseLogOpts(o.logOpts);
   const healthcheck = healthConfig({
     cmd: o.healthCmd, interval: o.healthInterval, timeout: o.healthTimeout, retries: o.healthRetries,
     startPeriod: o.healthStartPeriod, startInterval: o.healthStartInterval, none: o.noHealthcheck,
@@ -154,6 +155,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       PidMode: pidMode,
       IpcMode: ipcMode,
       UTSMode: utsMode,
+      ...(logConfig ? { LogConfig: logConfig } : {}),
     },
     Mounts: mounts,
     Driver: driver,

@@ -64,7 +64,6 @@ const UNSUPPORTED: Unsupported[] = [
   { path: 'HostConfig.ReadonlyPaths', flag: 'ReadonlyPaths', asks: nonEmpty },
   // Containers' output goes to lodger's own log file, which `logs` reads (logs.ts).
   { path: 'HostConfig.LogConfig.Type', flag: '--log-driver', asks: notIn('', 'json-file', 'local') },
-  { path: 'HostConfig.LogConfig.Config', flag: '--log-opt', asks: nonEmpty },
   { path: 'Domainname', flag: '--domainname', asks: nonEmpty },
   { path: 'MacAddress', flag: '--mac-address', asks: nonEmpty },
 ];

@@ -297,6 +297,10 @@ export const CONTAINER_OPTIONS = {
     to: (v, b) => { if (v) setField(b, 'Healthcheck', { Test: ['NONE'] }); },
     from: (b) => { const t = getField(b, 'Healthcheck.Test'); return (Array.isArray(t) && t[0] === 'NONE') || undefined; },
   }),
+  logOpts: list('--log-opt', 'Log file options: max-size=SIZE, max-file=N (json-file)', {
+    to: (v, b) => { if (v.length) setField(b, 'HostConfig.LogConfig', { Type: 'json-file', Config: labelMap(v) }); },
+    from: (b) => readStringMap(b, 'HostConfig.LogConfig.Config'),
+  }),
   platform: str('--platform', 'os/arch[/variant] of the image to pull', { query: 'platform' }),
   pull: str<'missing' | 'always' | 'never'>('--pull', 'missing (default), always or never', notInBody('the docker CLI pulls itself when create answers 404')),
 } as const;

@@ -121,6 +121,29 @@ export function parseShmSize(v: string | undefined): number | undefined {
   return n;
 }
 
+/** Docker's json-file options lodger's log honours: max-size (bytes) and max-file (how many files, ≥ 1). */
+export function parseLogOpts(opts: string[]): { Type: 'json-file'; Config: Record<string, string> } | undefined {
+  if (opts.length === 0) return undefined;
+  const config: Record<string, string> = {};
+  for (const o of opts) {
+    const i = o.indexOf('=');
+    const [k, v] = i < 0 ? [o, ''] : [o.slice(0, i), o.slice(i + 1)];
+    if (k === 'max-size') {
+      const n = parseBytes(v, '--log-opt max-size');
+      if (n <= 0) throw new LodgerError('BAD_LOG_OPT', `--log-opt ${o}: must be more than 0`);
+      if (n > 0xffffffff) throw new LodgerError('BAD_LOG_OPT', `--log-opt ${o}: at most 4g`);
+      config[k] = String(n);
+    } else if (k === 'max-file') {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 255) throw new LodgerError('BAD_LOG_OPT', `--log-opt ${o}: expected a whole number from 1 to 255`);
+      config[k] = v;
+    } else {
+      throw new LodgerError('BAD_LOG_OPT', `--log-opt ${o}: lodger's log honours max-size and max-file only (labels, env, tag and compress are not kept)`);
+    }
+  }
+  if (config['max-file'] && !config['max-size']) throw new LodgerError('BAD_LOG_OPT', '--log-opt max-file needs max-size: without a size the log is never rotated');
+  return { Type: 'json-file', Config: config };
+}
+
 /** `--cidfile`: refused when the file exists (Docker's "Container ID file found"); written once the container exists. */
 export function checkCidfile(file: string | undefined): void {
   if (file && fs.existsSync(file)) {

@@ -93,6 +93,8 @@ export class Plan {
   restart(policy: string, maximumRetryCount: number): this { return this.record(['restart', policy, maximumRetryCount]); }
   /** --ulimit: a resource limit of the container's process (setrlimit(2); SOFT/HARD a number or "unlimited"). */
   rlimit(name: string, soft: string, hard: string): this { return this.record(['rlimit', name, soft, hard]); }
+  /** --log-opt max-size/max-file: the monitor rotates the container's log at BYTES, keeping FILES files. */
+  logMax(bytes: number, files: number): this { return this.record(['log-max', bytes, files]); }
   /** exec: the running process whose namespaces NS are joined. */
   join(pid: number, ns: [Namespace | 'user', ...(Namespace | 'user')[]]): this {
     return this.record(['target', pid]).record(['join', ...ns]);

@@ -42,6 +42,7 @@ export const RECORDS = {
   'seccomp-rule': { kinds: 'sis+', step: false },
   'seccomp-cache': { kinds: 's', step: false },
   'rlimit': { kinds: 'sss', step: false },
+  'log-max': { kinds: 'ii', step: false },
   'mount': { kinds: 'sssfs', step: true },
   'bind': { kinds: 'ssf', step: true },
   'fuse-overlayfs': { kinds: 'ss', step: true },
@@ -138,6 +139,7 @@ export type Setting =
   | ['target', pid: number]
   | ['join', first: Namespace | 'user', ...rest: (Namespace | 'user')[]]
   | ['rlimit', name: string, soft: string, hard: string]
+  | ['log-max', bytes: number, files: number]
   | SecurityRecord;
 
 /** Any record of a plan. */

@@ -96,6 +96,8 @@ export interface ContainerRecord {
     PidMode?: string;
     IpcMode?: string;
     UTSMode?: string;
+    /** --log-opt: max-size (bytes) and max-file of the container's log (processFlags.ts parseLogOpts). */
+    LogConfig?: { Type: string; Config: Record<string, string> };
   };
   Mounts: MountRecord[];
   Driver: StorageDriverName;

@@ -1,5 +1,6 @@
 // Issue 16, process and namespace flags: --ulimit as `ulimit` sees it inside (and refused above our hard limit),
-// --group-add, --stop-signal/--stop-timeout, --cidfile, --sysctl (namespaced ones only), --pid/--ipc/--uts host.
+// --group-add, --stop-signal/--stop-timeout, --cidfile, --sysctl (namespaced ones only), --pid/--ipc/--uts host,
+// --log-opt max-size/max-file for the detached container's log.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -131,5 +132,36 @@ describe.skipIf(!ok)('--pid, --ipc, --uts', () => {
     expect(a.stderr).toMatch(/--ipc container:other: sharing another container's ipc namespace is not supported yet/);
     const b = await sh(['--uts', 'private'], 'true');
     expect(b.stderr).toMatch(/--uts private: expected host/);
+  });
+});
+
+describe.skipIf(!ok)('--log-opt', () => {
+  /** The container's log files (ctr.log, ctr.log.1, …) with their sizes. */
+  const logFiles = async (name: string) => {
+    const dir = path.dirname(JSON.parse((await runLodgerOk(['inspect', name], { store })).stdout)[0].LogPath);
+    return fs.readdirSync(dir).filter((f) => f.startsWith('ctr.log')).sort().map((f) => [f, fs.statSync(path.join(dir, f)).size] as const);
+  };
+
+  it('max-size with max-file: the log rotates, each file stays near the size; logs shows the newest lines', async () => {
+    await runLodgerOk(['run', '-d', '--name', 'rot', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done'], { store });
+    await runLodger(['wait', 'rot'], { store });
+    const files = await logFiles('rot');
+    expect(files.map(([f]) => f)).toEqual(['ctr.log', 'ctr.log.1', 'ctr.log.2']);
+    // A file is rotated once a record takes it to the size: no file holds more than the size plus one record.
+    for (const [, size] of files) expect(size).toBeLessThan(2048 + 200);
+    const out = (await runLodgerOk(['logs', 'rot'], { store })).stdout;
+    expect(out.endsWith('line-199\n')).toBe(true);
+    expect(out).not.toContain('line-0\n');
+  });
+
+  it('max-size alone keeps one file; unknown options are refused', async () => {
+    await runLodgerOk(['run', '-d', '--name', 'one', '--log-opt', 'max-size=1k', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done'], { store });
+    await runLodger(['wait', 'one'], { store });
+    const files = await logFiles('one');
+    expect(files.map(([f]) => f)).toEqual(['ctr.log']);
+    expect(files[0][1]).toBeLessThan(1024 + 200);
+    const r = await sh(['--log-opt', 'compress=true'], 'true');
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/honours max-size and max-file only/);
   });
 });
