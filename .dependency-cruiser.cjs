@@ -1,7 +1,7 @@
 // Import rules for src/: floors, lowest first. A module may import its own floor and the floors below,
 // never a floor above, and no import circle anywhere. `npm test` runs this (npm run depcheck).
 const FLOORS = [
-  ['errors'],                         // src/errors.ts: the error types every floor shares
+  ['errors', 'events', 'humanize'],   // src/errors.ts, src/events.ts: the error and event types every floor shares; src/humanize.ts (front doors only, below)
   ['helper', 'config'],               // the helper boundary (plan, spawning the helper and workers, id maps, the addon); config files
   ['worker'],                         // code that runs inside the user namespace for store operations
   ['oci'],                            // OCI image-spec shapes: digests, manifests, configs, layer decoding
@@ -30,6 +30,8 @@ FLOORS.forEach((floor, i) => {
 // The front doors do not import each other.
 forbidden.push({ name: 'front-doors-apart', severity: 'error', from: { path: rx(['cli']) }, to: { path: rx(['api']) } });
 forbidden.push({ name: 'front-doors-apart-2', severity: 'error', from: { path: rx(['api']) }, to: { path: rx(['cli']) } });
+// Human texts (sizes, ages, status) are the front doors' to word: domain code returns numbers and dates.
+forbidden.push({ name: 'only-front-doors-humanize', severity: 'error', from: { path: '^src/', pathNot: rx(['cli', 'api']) }, to: { path: rx(['humanize']) } });
 // Domain code never reaches for the CLI library.
 forbidden.push({ name: 'no-clipanion-below-cli', severity: 'error', from: { path: '^src/', pathNot: '^src/cli/' }, to: { path: 'node_modules/clipanion' } });
 

@@ -1,6 +1,18 @@
-// The base of every lodger command: --root, and errors printed as one line (no stack) with Docker's exit codes.
+// The base of every lodger command: --root, the engine's notes rendered on stderr, the terminal handed to a container,
+// and errors printed as one line (no stack) with Docker's exit codes.
 import { Command, Option, UsageError } from 'clipanion';
 import { LodgerError } from '../errors';
+import type { EngineEvent, Reporter } from '../events';
+import type { ContainerIO } from '../containers/containerIO';
+
+/** The signals a terminal or a job controller sends lodger, relayed to a foreground container (SIGKILL and SIGSTOP cannot be caught). */
+const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Sends the signals lodger receives on with SEND (instead of dying of them) until the returned function is called. */
+export function relayProcessSignals(send: (sig: NodeJS.Signals) => void): () => void {
+  for (const s of RELAYED) process.on(s, send);
+  return () => { for (const s of RELAYED) process.off(s, send); };
+}
 
 export abstract class LodgerCommand extends Command {
   root = Option.String('--root', { description: 'Store directory (default $LODGER_ROOT or ~/.local/share/lodger)', hidden: true });
@@ -52,9 +64,34 @@ export abstract class LodgerCommand extends Command {
     return this.eachRef(refs, async (ref) => { await fn(resolveContainer(p, ref)); return ref; });
   }
 
-  /** The store paths, honouring --root and LODGER_ROOT. */
+  /** The store paths, honouring --root and LODGER_ROOT; the store's notes go to this command's stderr. */
   async store() {
     const { storePaths } = await import('../storage/paths');
-    return storePaths(this.root);
+    return storePaths(this.root, this.reporter());
+  }
+
+  /**
+   * Renders the engine's notes and warnings as lodger has always printed them ("lodger: note: …" on
+   * stderr); other events (layer progress) go to LAYER when given, else nowhere.
+   */
+  reporter(layer?: (e: Extract<EngineEvent, { kind: 'layer' }>) => void): Reporter {
+    return (e) => {
+      if (e.kind === 'layer') layer?.(e);
+      else this.context.stderr.write(`lodger: ${e.kind}: ${e.message}\n`);
+    };
+  }
+
+  /**
+   * This terminal for a foreground container or exec'd process: our own fds 0-2 (the helper inherits
+   * them), the terminal's size, and the signals lodger receives relayed to the process until it exits.
+   */
+  terminalIO(): ContainerIO {
+    const out = process.stdout;
+    return {
+      stdin: 0, stdout: 1, stderr: 2,
+      ttySize: { rows: out.rows ?? 24, cols: out.columns ?? 80 },
+      relaySignals: relayProcessSignals,
+      report: this.reporter(),
+    };
   }
 }

@@ -1,8 +1,9 @@
 // Pull progress: a bar per layer on a terminal (redrawn in place), plain lines otherwise.
+import type { LayerPhase } from '../events';
 import { humanSize } from './format';
 
 export interface ProgressReporter {
-  update: (digest: string, done: number, total: number, phase: 'waiting' | 'downloading' | 'exists' | 'done') => void;
+  update: (digest: string, done: number, total: number, phase: LayerPhase) => void;
   finish: () => void;
 }
 

@@ -1,11 +1,12 @@
 // `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy) and, when it was created with -i, our stdin through its monitor's attach socket.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import type * as tty from 'node:tty';
 import { LodgerError } from '../errors';
 import { containerDir, liveState, pidRunning, readState, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import { attachSocketPath } from './containerPlan';
+import type { AttachIO } from './containerIO';
+import type { Reporter } from '../events';
 import { logPath } from './detach';
 import { killContainer, mustRecord } from './lifecycle';
 
@@ -20,13 +21,10 @@ export interface AttachOptions {
 
 interface Line { log: string; stream: 'stdout' | 'stderr' }
 
-/** The signals a terminal or a job controller sends; SIGKILL and SIGSTOP cannot be caught anyway. */
-const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
-/** Docker's message when the detach keys were typed (docs: container_attach.md). */
-const DETACHED_MESSAGE = 'read escape sequence';
+/** How an attach ended: the container's exit status once it stopped for good, or the detach keys typed (it runs on). */
+export type AttachResult = { detached: false; exitCode: number } | { detached: true };
 
 function monitorAlive(st: ContainerState | undefined): boolean {
   return st?.MonitorPid ? pidRunning(st.MonitorPid) : false;
@@ -103,24 +101,22 @@ async function resizePty(sock: string, rows: number, cols: number): Promise<void
   });
 }
 
-/** Our stdin forwarded to the container's: detach keys watched, raw mode for a tty, undone by stop(). */
+/** The front door's input forwarded to the container's stdin: detach keys watched, raw mode for a tty, undone by stop(). */
 interface StdinRelay { detached: boolean; stop(): void }
 
-async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, input: NodeJS.ReadableStream, out: NodeJS.WritableStream,
-  err: NodeJS.WritableStream, keys: Buffer, onDetach: () => void): Promise<StdinRelay | undefined> {
+async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, input: NodeJS.ReadableStream, io: AttachIO,
+  keys: Buffer, report: Reporter | undefined, onDetach: () => void): Promise<StdinRelay | undefined> {
   const conn = await connectMonitor(sock);
   if (typeof conn === 'string') {
-    err.write(`lodger: warning: stdin is not attached to ${rec.Name}: ${conn}\n`);
+    report?.({ kind: 'warning', message: `stdin is not attached to ${rec.Name}: ${conn}` });
     return undefined;
   }
   conn.write('i');
-  const term = input as tty.ReadStream;
-  const typed = term.isTTY === true;
   // A terminal talks to the container's pty directly, key by key (Docker: raw mode only with -t).
-  const raw = typed && rec.Tty && typeof term.setRawMode === 'function';
-  if (raw) term.setRawMode(true);
+  const term = rec.Tty ? io.terminal : undefined;
+  term?.setRaw(true);
   // Keys are watched where a user types them; piped input goes through as it is.
-  const watch = typed ? new DetachKeys(keys) : undefined;
+  const watch = io.typed ? new DetachKeys(keys) : undefined;
   const relay: StdinRelay = { detached: false, stop: () => undefined };
   let waiting = false;
   const onData = (chunk: Buffer | string) => {
@@ -139,19 +135,20 @@ async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, inp
   input.on('data', onData);
   input.once('end', onEnd);
 
-  const outTerm = out as tty.WriteStream;
-  const onResize = () => { if (outTerm.rows > 0 && outTerm.columns > 0) void resizePty(sock, outTerm.rows, outTerm.columns); };
-  // A terminal whose size nobody set says 0×0: then the pty keeps its own.
-  if (rec.Tty && outTerm.isTTY && outTerm.rows > 0 && outTerm.columns > 0) {
+  const onResize = () => { const s = term?.size(); if (s) void resizePty(sock, s.rows, s.cols); };
+  // A terminal of unknown size leaves the pty its own.
+  const first = term?.size();
+  let stopResize: (() => void) | undefined;
+  if (term && first) {
     // One size off first, as Docker does: the size then changes for sure, so the program gets SIGWINCH and redraws.
-    void resizePty(sock, outTerm.rows + 1, outTerm.columns + 1).then(onResize);
-    outTerm.on('resize', onResize);
+    void resizePty(sock, first.rows + 1, first.cols + 1).then(onResize);
+    stopResize = term.onResize(onResize);
   }
   relay.stop = () => {
     input.off('data', onData);
     input.off('end', onEnd);
-    outTerm.off?.('resize', onResize);
-    if (raw) term.setRawMode(false);
+    stopResize?.();
+    term?.setRaw(false);
     // Nothing more is read, so this process can exit; the monitor sees our EOF.
     input.pause();
     (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
@@ -161,13 +158,14 @@ async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, inp
 }
 
 /**
- * Prints what the container writes from now on (its monitor's json-file log, stdout and stderr kept
- * apart) and returns its exit status once it has stopped for good: with a restart policy, attach
- * stays through the restarts, as `wait` does. A container created with -i also gets our stdin, through
- * its monitor's attach socket; typing the detach keys ends the attach and leaves it running (exit 0).
+ * Writes to IO what the container writes from now on (its monitor's json-file log, stdout and stderr
+ * kept apart) and returns its exit status once it has stopped for good: with a restart policy, attach
+ * stays through the restarts, as `wait` does. A container created with -i also gets IO's stdin, through
+ * its monitor's attach socket; typing the detach keys ends the attach and leaves it running.
  */
-export async function attachContainer(p: StorePaths, id: string, o: AttachOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream,
-  input: NodeJS.ReadableStream = process.stdin): Promise<number> {
+export async function attachContainer(p: StorePaths, id: string, o: AttachOptions, io: AttachIO): Promise<AttachResult> {
+  const out = io.stdout;
+  const err = io.stderr;
   const rec = mustRecord(p, id);
   const st = liveState(readState(p, id));
   if (!st.Running) throw new LodgerError('NOT_RUNNING', `cannot attach to ${rec.Name}: it is not running — start it first ("lodger start -a ${rec.Name}")`);
@@ -187,8 +185,7 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
     killContainer(p, id, sig).catch(() => undefined);  // not running (between restarts, or gone): nothing to relay
   };
   // With a tty the keys reach the container as input (Ctrl-C is ^C to its pty): Docker proxies no signals then.
-  const proxy = o.sigProxy && !rec.Config.Tty;
-  if (proxy) for (const s of PROXIED) process.on(s, forward);
+  const stopProxy = o.sigProxy && !rec.Config.Tty ? io.relaySignals?.(forward) : undefined;
   let wake: () => void = () => undefined;
   let relay: StdinRelay | undefined;
   const drain = () => {
@@ -209,15 +206,14 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
     return true;
   };
   try {
-    if (o.stdin && rec.Config.OpenStdin) {
-      relay = await relayStdin(attachSocketPath(p, id), { Name: rec.Name, Tty: rec.Config.Tty }, input, out, err, keys, () => wake());
+    if (o.stdin && rec.Config.OpenStdin && io.stdin) {
+      relay = await relayStdin(attachSocketPath(p, id), { Name: rec.Name, Tty: rec.Config.Tty }, io.stdin, io, keys, io.report ?? p.report, () => wake());
     }
     for (;;) {
       if (relay?.detached) {
-        relay.stop();  // the terminal back in its own mode before the message
+        relay.stop();  // the terminal back in its own mode before the front door says so
         relay = undefined;
-        err.write(`${DETACHED_MESSAGE}\n`);
-        return 0;
+        return { detached: true };
       }
       // Read the state before the log: whatever was written before a final exit is then printed below.
       const gone = !fs.existsSync(containerDir(p, id));
@@ -228,13 +224,13 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
       if (final) {
         // --rm may have removed the record after its monitor wrote the exit; 0 when we never saw it.
         const end = gone ? last : liveState(raw);
-        return end && end.Status !== 'running' ? end.ExitCode : 0;
+        return { detached: false, exitCode: end && end.Status !== 'running' ? end.ExitCode : 0 };
       }
       await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
     }
   } finally {
     relay?.stop();
-    if (proxy) for (const s of PROXIED) process.off(s, forward);
+    stopProxy?.();
     fs.closeSync(fd);
   }
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 import { applyChanges } from '../image/changes';
 import { parseReferenceParts } from '../image/reference';
 import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
@@ -22,6 +23,8 @@ export interface CommitOptions {
   author?: string;
   /** -p/--pause (default true): freeze a running container while its layer is read, when it has a cgroup. */
   pause: boolean;
+  /** Notes (could not pause it; the layer's unpack notes); default: the store's reporter. */
+  report?: Reporter;
 }
 
 /** Docker's rule: the new image runs as the container ran — its command, environment, user and directory. */
@@ -43,7 +46,7 @@ function ociLayer(d: Descriptor): Descriptor {
 }
 
 /** Runs FN with the container frozen when it is running in a cgroup of its own (as `docker commit` pauses). */
-async function paused<T>(p: StorePaths, rec: ContainerRecord, pause: boolean, fn: () => Promise<T>): Promise<T> {
+async function paused<T>(p: StorePaths, rec: ContainerRecord, pause: boolean, report: Reporter | undefined, fn: () => Promise<T>): Promise<T> {
   const st = liveState(readState(p, rec.Id));
   if (!pause || !st.Running || st.Paused || !st.CgroupPath) return fn();
   const { freeze, thaw } = await import('../cgroups/containerCgroup');
@@ -51,7 +54,7 @@ async function paused<T>(p: StorePaths, rec: ContainerRecord, pause: boolean, fn
     await freeze(st.CgroupPath);
   } catch (e) {
     // A container we cannot freeze is committed as it runs, as when it has no cgroup.
-    process.stderr.write(`lodger: note: could not pause ${rec.Name} for the commit (${(e as Error).message}); its files are read while it runs\n`);
+    report?.({ kind: 'note', message: `could not pause ${rec.Name} for the commit (${(e as Error).message}); its files are read while it runs` });
     return fn();
   }
   try { return await fn(); } finally { await thaw(st.CgroupPath); }
@@ -81,11 +84,11 @@ export async function commitContainer(p: StorePaths, ref: string, name: string |
     // keep-id's upper layer is kept in the store's default ownership (fuse-overlayfs maps it back), so
     // it is read under the default mapping like any layer.
     const mapping = callerMapping(rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
-    await paused(p, rec, o.pause, () => runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping));
+    await paused(p, rec, o.pause, o.report ?? p.report, () => runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping));
     // One pass keeps the compressed blob (for save and push), the other unpacks the layer and names it.
     const [blob, layer] = await Promise.all([
       putBlobStream(p, fs.createReadStream(tarFile).pipe(zlib.createGzip())),
-      storeLayer(p, fs.createReadStream(tarFile)),
+      storeLayer(p, fs.createReadStream(tarFile), undefined, undefined, o.report ?? p.report),
     ]);
     const created = new Date().toISOString();
     const cmd = [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' ');

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
+import type { Reporter } from '../events';
 import { DEFAULT_PATH, type ImageConfig } from '../oci/config';
 import { containerDir, createContainerRecord, newContainerId, readContainer, resolveContainer, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
@@ -67,7 +68,8 @@ export function resolveCommand(cfg: ImageConfig, command: string[], entrypoint?:
 
 export interface Created { rec: ContainerRecord; image: ImageRecord; config: ImageConfig }
 
-export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping): Promise<Created> {
+/** Creates the container O describes; REPORT (default: the store's) gets the notes of copying its image (vfs). */
+export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping, report: Reporter | undefined = p.report): Promise<Created> {
   const src = resolveImageSource(p, o.image);
   const { image, config: cfg } = src;
   // Top first; every layer must be there before anything is written (a squashfs image has none).
@@ -190,7 +192,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       for (const n of result?.notes ?? []) notes.add(n);
     }
     // E.g. owners a single-id mapping cannot give the copy: the user should know the copy differs.
-    for (const n of notes) process.stderr.write(`lodger: note: ${n}\n`);
+    for (const n of notes) report?.({ kind: 'note', message: n });
   }
   // Docker's copy-up: a new (empty) volume takes the image's files at its mount point, owners and
   // modes kept — they are subuid-owned, so the copy runs in the worker on the container's layers.

@@ -20,12 +20,10 @@ export function readHealth(p: StorePaths, id: string): HealthState | undefined {
   try { return readJson<HealthState>(healthFile(p, id)); } catch { return undefined; }
 }
 
-/** What `ps` adds after "Up …": " (health: starting)", " (healthy)", " (unhealthy)". */
-export function healthSuffix(p: StorePaths, rec: ContainerRecord, running: boolean): string {
-  if (!running || !healthEnabled(rec.Config.Healthcheck)) return '';
-  const h = readHealth(p, rec.Id);
-  if (!h || h.Status === 'starting') return ' (health: starting)';
-  return ` (${h.Status})`;
+/** A running container's health status for `ps` (undefined: no check, or not running). */
+export function healthOf(p: StorePaths, rec: ContainerRecord, running: boolean): HealthState['Status'] | undefined {
+  if (!running || !healthEnabled(rec.Config.Healthcheck)) return undefined;
+  return readHealth(p, rec.Id)?.Status ?? 'starting';
 }
 
 /** Starts the checker of REC's health when it has a check; the container has just been started. */

@@ -1,65 +1,61 @@
-// The rows of `ps`: container records joined with their live state, filtered as Docker filters them.
+// The containers `ps` lists: records joined with their live state, filtered as Docker filters them (raw data: the front doors word it).
 import { LodgerError } from '../errors';
-import { containerEntries, ZERO_TIME, type ContainerRecord, type ContainerState } from '../storage/containers';
+import type { PortMapping } from '../network/ports';
+import { containerEntries, listContainerIds, liveState, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
-import { healthSuffix } from './healthState';
+import { healthOf } from './healthState';
 
-export interface PsRow {
+/** One container as `ps` sees it: times are ISO dates, ports the mappings it got at its last start. */
+export interface ContainerSummary {
   Id: string;
   Image: string;
+  ImageID: string;
   Command: string;
   Created: string;
   State: ContainerState['Status'];
-  Status: string;
+  StartedAt: string;
+  FinishedAt: string;
   ExitCode: number;
-  Ports: string;
+  Ports: PortMapping[];
   Names: string;
   Labels: Record<string, string>;
+  /** A running container's health (--health-cmd, the image's HEALTHCHECK): Docker's State.Health.Status. */
+  Health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
-function ago(iso: string): string {
-  const { humanAge } = require('../cli/format') as typeof import('../cli/format');
-  return humanAge(iso);
-}
-
-export function statusText(st: ContainerState): string {
-  switch (st.Status) {
-    case 'running': return `Up ${ago(st.StartedAt)}`;
-    case 'paused': return `Up ${ago(st.StartedAt)} (Paused)`;
-    // A container whose supervisor was killed has no recorded finish time: no age rather than 2000 years.
-    case 'exited': return st.FinishedAt === ZERO_TIME ? `Exited (${st.ExitCode})` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
-    case 'dead': return 'Dead';
-    default: return 'Created';
-  }
-}
-
-function portsText(p: StorePaths, rec: ContainerRecord): string {
+function ports(p: StorePaths, rec: ContainerRecord): PortMapping[] {
   const { readNetworkInfo } = require('./networkSetup') as typeof import('./networkSetup');
-  const out: string[] = [];
-  for (const m of readNetworkInfo(p, rec.Id)?.Mappings ?? []) out.push(`${m.hostIp || '0.0.0.0'}:${m.hostPort}->${m.containerPort}/${m.protocol}`);
-  return out.join(', ');
+  return readNetworkInfo(p, rec.Id)?.Mappings ?? [];
 }
 
 export interface ListOptions { all: boolean; filters: string[] }
 
-export function listContainers(p: StorePaths, o: ListOptions): PsRow[] {
+/** The ids of the running (or paused) containers: what `stats` shows when given none. */
+export function runningContainerIds(p: StorePaths): string[] {
+  return listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
+}
+
+export function listContainers(p: StorePaths, o: ListOptions): ContainerSummary[] {
   const filters = o.filters.map((f) => {
     const i = f.indexOf('=');
     if (i < 0) throw new LodgerError('BAD_FILTER', `--filter ${f}: expected KEY=VALUE`);
     return [f.slice(0, i), f.slice(i + 1)] as const;
   });
-  const rows: PsRow[] = [];
+  const rows: ContainerSummary[] = [];
   for (const { rec, state } of containerEntries(p)) {
     if (!o.all && state.Status !== 'running' && state.Status !== 'paused') continue;
-    const row: PsRow = {
+    const row: ContainerSummary = {
       Id: rec.Id,
       Image: rec.Image,
+      ImageID: rec.ImageID,
       Command: [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' '),
       Created: rec.Created,
       State: state.Status,
-      Status: statusText(state) + healthSuffix(p, rec, state.Running),
+      StartedAt: state.StartedAt,
+      FinishedAt: state.FinishedAt,
+      ...(healthOf(p, rec, state.Running) ? { Health: healthOf(p, rec, state.Running) } : {}),
       ExitCode: state.ExitCode,
-      Ports: portsText(p, rec),
+      Ports: ports(p, rec),
       Names: rec.Name,
       Labels: rec.Config.Labels ?? {},
     };

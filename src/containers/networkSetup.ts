@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Stream } from 'node:stream';
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 import type { AttachedNetwork, NetworkState } from '../network/attach';
 import type { Backends, NetworkMode } from '../network/mode';
 import type { PortMapping } from '../network/ports';
@@ -137,9 +138,10 @@ export function writeEtcFiles(dir: string, rec: ContainerRecord, net: { kind: st
 /**
  * Attaches the network for the container whose init is PID (its network namespace is its helper's:
  * it outlives restarts). LIFE is the helper-held socket whose EOF tells the backend the container is
- * gone (slirp4netns --exit-fd; pasta's netns link is removed with the runtime dir at exit).
+ * gone (slirp4netns --exit-fd; pasta's netns link is removed with the runtime dir at exit). REPORT
+ * (default: the store's) gets the backend's warnings (e.g. a port it could not forward).
  */
-export async function attachForStart(p: StorePaths, rec: ContainerRecord, ns: NetworkStart, pid: number, life: Stream): Promise<AttachedNetwork> {
+export async function attachForStart(p: StorePaths, rec: ContainerRecord, ns: NetworkStart, pid: number, life: Stream, report: Reporter | undefined = p.report): Promise<AttachedNetwork> {
   const { attachNetwork } = require('../network/attach') as typeof import('../network/attach');
   const attached = await attachNetwork(ns.mode, {
     pid,
@@ -153,7 +155,7 @@ export async function attachForStart(p: StorePaths, rec: ContainerRecord, ns: Ne
       responderCommand: [process.execPath, path.join(packageRoot(), 'dist', 'lodger.js'), '__dns-responder'],
     } : undefined,
   });
-  for (const w of attached.warnings) process.stderr.write(`lodger: warning: ${w}\n`);
+  for (const w of attached.warnings) report?.({ kind: 'warning', message: w });
   writeEtcFiles(containerDir(p, rec.Id), rec, { kind: ns.mode.kind, attached });
   const portsDoc: NetworkInfo['Ports'] = {};
   for (const m of attached.ports) (portsDoc[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIp, HostPort: String(m.hostPort) });

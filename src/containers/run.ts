@@ -1,25 +1,35 @@
 // `run`: create the container, then start it attached (or hand it to a monitor with -d).
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
 import { ensureRunImage } from './runImage';
 import { checkSecurityOptions } from '../security/security';
 import type { CreateOptions } from './options';
+import type { ContainerIO } from './containerIO';
 import { startForeground } from './start';
 import { callerMapping } from '../helper/usernsWorker';
 
 let warned = false;
-/** The single-id warning, said once per command. */
-export function warnMapping(m: { warning?: string }): void {
-  if (m.warning && !warned) {
+/** The single-id warning, said once per process. */
+export function warnMapping(m: { warning?: string }, report: Reporter | undefined): void {
+  if (m.warning && !warned && report) {
     warned = true;
-    process.stderr.write(`lodger: warning: ${m.warning}\n`);
+    report({ kind: 'warning', message: m.warning });
   }
 }
 
-export async function runContainer(p: StorePaths, o: CreateOptions): Promise<number> {
+/** What `run` did: the container's exit status in the foreground; with -d, its id (it runs on, under its monitor). */
+export type RunResult = { detached: false; id: string; exitCode: number } | { detached: true; id: string };
+
+/**
+ * `run`: pulls the image when needed, creates the container and starts it — attached to IO (its
+ * stdio, terminal size, signals) until it exits, or, with -d, under its monitor.
+ */
+export async function runContainer(p: StorePaths, o: CreateOptions, io: ContainerIO): Promise<RunResult> {
+  const report = io.report ?? p.report;
   const mapping = callerMapping(o.userns);
-  warnMapping(mapping);
+  warnMapping(mapping, report);
   if (o.userns && !['single', 'keep-id', 'auto', ''].includes(o.userns)) {
     throw new LodgerError('BAD_USERNS', `--userns=${o.userns} is not supported — use --userns=single (only your own id), --userns=keep-id (your own uid inside) or leave it out`);
   }
@@ -28,16 +38,15 @@ export async function runContainer(p: StorePaths, o: CreateOptions): Promise<num
   }
   // Bad flags fail before anything is downloaded.
   checkSecurityOptions(o);
-  await ensureRunImage(p, o);
-  const { rec } = await createContainer(p, o, mapping);
+  await ensureRunImage(p, o, report);
+  const { rec } = await createContainer(p, o, mapping, report);
   try {
     if (o.detach) {
       const { startDetached } = await import('./detach');
       await startDetached(p, rec, mapping);
-      process.stdout.write(rec.Id + '\n');
-      return 0;
+      return { detached: true, id: rec.Id };
     }
-    return await startForeground(p, rec, mapping);
+    return { detached: false, id: rec.Id, exitCode: await startForeground(p, rec, mapping, io) };
   } catch (e) {
     // --rm: a container that failed to start (e.g. -u names a user the image lacks, found only once the
     // record exists) is removed like one that ran; the helper's own cleanup covers failures after it started.

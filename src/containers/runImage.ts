@@ -1,5 +1,6 @@
 // The image `run`/`create` will use: pulled when missing (or --pull=always), and pulled again when --platform asks for another platform than the local one's.
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 import { formatPlatform, normalizePlatform, parsePlatform, type Platform } from '../image/platform';
 import { isSquashfsRef } from '../image/squashfsImage';
 import { findImage, imageConfig, type ImageRecord } from '../storage/images';
@@ -21,7 +22,7 @@ function samePlatform(a: Platform, b: Platform): boolean {
  * of another platform is replaced by the requested one (the name then points at it): Docker's classic
  * store behaves so, and running the wrong architecture silently is the worse surprise.
  */
-export async function ensureRunImage(p: StorePaths, o: Pick<CreateOptions, 'image' | 'pull' | 'platform'>): Promise<void> {
+export async function ensureRunImage(p: StorePaths, o: Pick<CreateOptions, 'image' | 'pull' | 'platform'>, report?: Reporter): Promise<void> {
   // A squashfs file given by its path is never pulled (squashfsImage.ts).
   if (isSquashfsRef(o.image)) return;
   const want = o.platform ? parsePlatform(o.platform) : undefined;
@@ -33,6 +34,6 @@ export async function ensureRunImage(p: StorePaths, o: Pick<CreateOptions, 'imag
   }
   if (o.pull === 'always' || !local || other) {
     const { ensureImage } = await import('../image/pull');
-    await ensureImage(p, o.image, 'always', { platform: o.platform });
+    await ensureImage(p, o.image, 'always', { platform: o.platform, report });
   }
 }

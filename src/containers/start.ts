@@ -5,6 +5,10 @@ import { readImageFile } from '../image/layerLookup';
 import { containerDir, readState, writeState, ZERO_TIME, type ContainerRecord } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import type { ProcessSpec } from './containerPlan';
+import type { ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { ContainerIO, StdioEnd } from './containerIO';
+import type { StdioSlot } from '../helper/helperProcess';
 import { mergeEnv } from './create';
 import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
@@ -49,26 +53,56 @@ function groupId(g: string, groupText: string | undefined): number {
   return hit.gid;
 }
 
+/**
+ * What the helper is given for one of IO's ends: an fd or a stream with one (a socket, a terminal) as
+ * it is — the container then reads and writes it directly; any other stream (a PassThrough a build
+ * collects output in) through a pipe that pipeStdio copies.
+ */
+export function stdioSlot(end: StdioEnd): StdioSlot {
+  if (typeof end === 'number' || end === 'ignore') return end;
+  const s = end as { fd?: unknown; _handle?: unknown };
+  return typeof s.fd === 'number' || s._handle ? end : 'pipe';
+}
+
+/**
+ * Copies between the helper's piped stdio (SLOTS 'pipe') and IO's streams; resolves once its output
+ * has all been copied. The caller's streams are not ended: they are the caller's.
+ */
+export function pipeStdio(child: ChildProcess, ends: [StdioEnd, StdioEnd, StdioEnd], slots: StdioSlot[]): Promise<void> {
+  if (slots[0] === 'pipe' && child.stdin) {
+    child.stdin.on('error', () => undefined);  // the container exited or closed its stdin: the rest is not wanted
+    (ends[0] as unknown as Readable).pipe(child.stdin);
+    child.once('exit', () => (ends[0] as unknown as Readable).unpipe(child.stdin!));
+  }
+  const copied: Array<Promise<void>> = [];
+  for (const [i, from] of [[1, child.stdout], [2, child.stderr]] as const) {
+    if (slots[i] !== 'pipe' || !from) continue;
+    from.pipe(ends[i] as unknown as Writable, { end: false });
+    copied.push(new Promise((resolve) => { from.once('close', () => resolve()); }));
+  }
+  return Promise.all(copied).then(() => undefined);
+}
+
 /** How long a container has to exit after SIGTERM before it is killed: `docker stop`'s default, 10 s. */
 const STOP_GRACE_MS = 10_000;
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 /**
- * Runs the container attached to this terminal and returns its exit status. The helper dies with us:
- * if this CLI is killed, the helper reads EOF on its control fd, kills the container and cleans up.
+ * Runs the container attached to IO (the CLI's terminal, the API's socket) and returns its exit status.
+ * The helper dies with us: if this process is killed, the helper reads EOF on its control fd, kills
+ * the container and cleans up.
  */
-export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping): Promise<number> {
+export async function startForeground(p: StorePaths, rec: ContainerRecord, mapping: IdMapping, io: ContainerIO): Promise<number> {
   const proc = processSpec(p, rec);
-  const tty = rec.Config.Tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
-  const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, {
-    process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: [rec.Config.OpenStdin || rec.Config.Tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-  });
+  const tty = rec.Config.Tty ? { rows: io.ttySize?.rows ?? 24, cols: io.ttySize?.cols ?? 80 } : undefined;
+  const ends: [StdioEnd, StdioEnd, StdioEnd] = [rec.Config.OpenStdin || rec.Config.Tty ? io.stdin : 'ignore', io.stdout, io.stderr];
+  const slots = ends.map(stdioSlot) as [StdioSlot, StdioSlot, StdioSlot];
+  const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, { process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: slots });
+  const copied = pipeStdio(h.child, ends, slots);
   startHealthChecker(p, rec);
   let stopTimer: NodeJS.Timeout | undefined;
-  const forward = (sig: NodeJS.Signals) => {
+  const send = (sig: NodeJS.Signals) => {
     h.child.kill(sig);
-    // SIGTERM to this CLI asks it to stop — kill(1), a service manager, or a batch scheduler cancelling
+    // A SIGTERM relayed by the front door asks to stop — to the CLI: kill(1), a service manager, or a batch scheduler cancelling
     // the job (Slurm's scancel signals every process of the job step, then SIGKILLs them KillWait
     // seconds later, 30 by default: slurm.conf(5)). A container whose PID 1 has no handler ignores it
     // (pid_namespaces(7)) and would be SIGKILLed together with the helper, which could then not remove
@@ -78,16 +112,18 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
       stopTimer.unref();
     }
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  const stopRelay = io.relaySignals?.(send);
   const { code, signal } = await h.exited;
   clearTimeout(stopTimer);
-  for (const s of FORWARDED) process.off(s, forward);
+  stopRelay?.();
+  await copied;
   await removeCgroup(cgroupPath);
   // A user network's address and forwards outlive the namespaces (slirp4netns and pasta end by themselves).
   if (network?.state.backend === 'user') await network.stop().catch(() => undefined);
   // Failures while tidying up after the exit are worth a warning, not the container's status.
   const failures = h.events.errors.filter((f) => !f.step.startsWith('cleanup-'));
-  for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) process.stderr.write(`lodger: warning: ${helperFailureToError(f).message}\n`);
+  const report = io.report ?? p.report;
+  for (const f of h.events.errors) if (f.step.startsWith('cleanup-')) report?.({ kind: 'warning', message: helperFailureToError(f).message });
   if (failures.length > 0) {
     const err = helperFailureToError(failures[0], { user: mapping.user });
     if (!rec.HostConfig.AutoRemove) recordExit(p, rec, code, err.message);

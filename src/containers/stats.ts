@@ -25,9 +25,20 @@ export async function pauseContainer(p: StorePaths, id: string, pause: boolean):
   if (raw) writeState(p, id, { ...raw, Status: pause ? 'paused' : 'running', Paused: pause });
 }
 
-export interface StatsRow {
-  ID: string; Name: string; CPUPerc: string; MemUsage: string; MemPerc: string; NetIO: string; BlockIO: string; PIDs: string;
-  cpuPercent: number; memoryCurrent?: number; memoryMax?: number | 'max'; pids: number; netRx: number; netTx: number;
+/** One container's usage over the sampling interval: numbers only (bytes, percent of one host's CPUs); the front doors word them. */
+export interface StatsSample {
+  id: string; name: string;
+  cpuPercent: number;
+  /** memory.current; undefined when the memory controller is not delegated. */
+  memoryCurrent?: number;
+  /** memory.max as read ('max': no limit). */
+  memoryMax?: number | 'max';
+  /** What usage is measured against: memory.max, or the host's memory without a limit. */
+  memoryLimit: number;
+  pids: number;
+  netRx: number; netTx: number;
+  /** io.stat totals; undefined when the io controller is not delegated. */
+  ioReadBytes?: number; ioWriteBytes?: number;
 }
 
 /** Bytes received/sent on the container's interfaces other than lo, from its network namespace (proc(5) /proc/PID/net/dev). */
@@ -44,9 +55,8 @@ function netIO(pid: number): { rx: number; tx: number } {
   return { rx, tx };
 }
 
-export async function sampleStats(p: StorePaths, ids: string[], intervalMs = 500): Promise<StatsRow[]> {
+export async function sampleStats(p: StorePaths, ids: string[], intervalMs = 500): Promise<StatsSample[]> {
   const cg = require('../cgroups') as typeof import('../cgroups');
-  const { humanSize } = require('../cli/format') as typeof import('../cli/format');
   const targets = ids.map((id) => ({ id, rec: mustRecord(p, id), ...cgroupOf(p, id, 'stats') }));
   const first = targets.map((t) => cg.readStats(t.dir));
   const t0 = process.hrtime.bigint();
@@ -59,14 +69,8 @@ export async function sampleStats(p: StorePaths, ids: string[], intervalMs = 500
     const limit = s.memoryMax === undefined || s.memoryMax === 'max' ? os.totalmem() : s.memoryMax;
     const net = netIO(t.st.Pid);
     return {
-      ID: t.id.slice(0, 12), Name: t.rec.Name,
-      CPUPerc: `${cpu.toFixed(2)}%`,
-      MemUsage: s.memoryCurrent === undefined ? '-- / --' : `${humanSize(s.memoryCurrent)} / ${humanSize(limit)}`,
-      MemPerc: s.memoryCurrent === undefined ? '--' : `${((s.memoryCurrent / limit) * 100).toFixed(2)}%`,
-      NetIO: `${humanSize(net.rx)} / ${humanSize(net.tx)}`,
-      BlockIO: s.ioReadBytes === undefined ? '-- / --' : `${humanSize(s.ioReadBytes)} / ${humanSize(s.ioWriteBytes ?? 0)}`,
-      PIDs: String(s.pidsCurrent),
-      cpuPercent: cpu, memoryCurrent: s.memoryCurrent, memoryMax: s.memoryMax, pids: s.pidsCurrent, netRx: net.rx, netTx: net.tx,
+      id: t.id, name: t.rec.Name, cpuPercent: cpu, memoryCurrent: s.memoryCurrent, memoryMax: s.memoryMax, memoryLimit: limit,
+      pids: s.pidsCurrent, netRx: net.rx, netTx: net.tx, ioReadBytes: s.ioReadBytes, ioWriteBytes: s.ioReadBytes === undefined ? undefined : s.ioWriteBytes ?? 0,
     };
   });
 }

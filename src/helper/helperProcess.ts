@@ -1,6 +1,6 @@
 // Spawns the native helper with a plan and speaks its protocol: plan on fd 3, JSON-line reports on fd 4, control on fd 5.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable, Stream, Writable } from 'node:stream';
 import { helperExecutable } from './native';
 import type { Plan } from './plan';
 import type { FailureStep } from './steps';
@@ -34,7 +34,8 @@ export interface HelperHandle {
   life?: Readable & Writable;
 }
 
-type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number;
+/** What the helper gets as fd 0, 1 or 2: ours, a pipe, /dev/null, an fd, or a stream with an fd (a socket). */
+export type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number | Stream;
 
 export interface SpawnHelperOptions {
   stdio?: [StdioSlot, StdioSlot, StdioSlot];

@@ -1,5 +1,5 @@
 // `--change` instructions for import/commit (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL), as Docker takes them.
-import { UsageError } from 'clipanion';
+import { LodgerError } from '../errors';
 import type { ImageRuntimeConfig } from '../oci/config';
 
 /** JSON-array form (exec form) or a shell string run by /bin/sh -c, as in a Dockerfile. */
@@ -18,7 +18,7 @@ export function applyChanges(base: ImageRuntimeConfig, changes: string[]): Image
   const c: ImageRuntimeConfig = { ...base };
   for (const change of changes) {
     const m = /^\s*([A-Za-z]+)\s+(.*)$/s.exec(change);
-    if (!m) throw new UsageError(`--change ${JSON.stringify(change)}: expected an instruction like 'CMD ["/bin/sh"]'`);
+    if (!m) throw new LodgerError('BAD_CHANGE', `--change ${JSON.stringify(change)}: expected an instruction like 'CMD ["/bin/sh"]'`);
     const [, instr, arg] = m;
     switch (instr.toUpperCase()) {
       case 'CMD': c.Cmd = commandForm(arg); break;
@@ -41,7 +41,7 @@ export function applyChanges(base: ImageRuntimeConfig, changes: string[]): Image
         for (const port of arg.trim().split(/\s+/)) c.ExposedPorts = { ...(c.ExposedPorts ?? {}), [port.includes('/') ? port : `${port}/tcp`]: {} };
         break;
       default:
-        throw new UsageError(`--change ${JSON.stringify(change)}: ${instr} is not supported (use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE or STOPSIGNAL)`);
+        throw new LodgerError('BAD_CHANGE', `--change ${JSON.stringify(change)}: ${instr} is not supported (use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE or STOPSIGNAL)`);
     }
   }
   return c;

@@ -1,6 +1,7 @@
 // `lodger import`: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image.
 import * as fs from 'node:fs';
 import { fsError } from '../errors';
+import type { Reporter } from '../events';
 import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { storeLayer } from '../storage/layers';
@@ -8,7 +9,8 @@ import type { StorePaths } from '../storage/paths';
 import { DEFAULT_PATH, MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
 import { applyChanges } from './changes';
 
-export async function importRootfsTar(p: StorePaths, file: string, name: string, changes: string[] = []): Promise<ImageRecord> {
+/** REPORT (default: the store's) gets the layer's 'layer' event once stored and the unpack's notes. */
+export async function importRootfsTar(p: StorePaths, file: string, name: string, changes: string[] = [], report: Reporter | undefined = p.report): Promise<ImageRecord> {
   let head: Buffer;
   try {
     const fd = fs.openSync(file, 'r');
@@ -21,8 +23,9 @@ export async function importRootfsTar(p: StorePaths, file: string, name: string,
   // Both passes stream the file: one keeps the blob (for save and push), one unpacks it.
   const [blob, layer] = await Promise.all([
     putBlobStream(p, fs.createReadStream(file)),
-    storeLayer(p, fs.createReadStream(file)),
+    storeLayer(p, fs.createReadStream(file), undefined, undefined, report),
   ]);
+  report?.({ kind: 'layer', op: 'import', id: layer.diffId, phase: 'stored', current: layer.size, total: layer.size });
   const created = new Date().toISOString();
   const runtime: ImageRuntimeConfig = applyChanges({ Env: [`PATH=${DEFAULT_PATH}`] }, changes);
   const config: ImageConfig = {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LodgerError, fsError } from '../errors';
+import type { Reporter } from '../events';
 import { putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
 import { digestHex, storeLayer } from '../storage/layers';
@@ -49,7 +50,7 @@ function head4(f: string): Buffer {
 }
 
 /** Stores config, layers (blob kept, content unpacked, diff_ids checked) and the manifest of one image. */
-async function importImage(p: StorePaths, configBytes: Buffer, layerFiles: string[], names: string[], manifest?: Buffer): Promise<ImageRecord> {
+async function importImage(p: StorePaths, configBytes: Buffer, layerFiles: string[], names: string[], manifest: Buffer | undefined, report: Reporter | undefined): Promise<ImageRecord> {
   const cfg = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   const diffIds = cfg.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layerFiles.length) throw new LodgerError('BAD_ARCHIVE', `load: the image config lists ${diffIds.length} layers but the archive has ${layerFiles.length}`);
@@ -58,7 +59,8 @@ async function importImage(p: StorePaths, configBytes: Buffer, layerFiles: strin
   let size = 0;
   for (let i = 0; i < layerFiles.length; i++) {
     const f = layerFiles[i];
-    const [blob, layer] = await Promise.all([putBlobStream(p, fs.createReadStream(f)), storeLayer(p, fs.createReadStream(f), diffIds[i])]);
+    const [blob, layer] = await Promise.all([putBlobStream(p, fs.createReadStream(f)), storeLayer(p, fs.createReadStream(f), diffIds[i], undefined, report)]);
+    report?.({ kind: 'layer', op: 'load', id: layer.diffId, phase: 'stored', current: layer.size, total: layer.size });
     descs.push({ mediaType: layerMediaTypeFor(head4(f)), digest: blob.digest, size: blob.size });
     size += layer.size;
   }
@@ -77,7 +79,8 @@ function qualifyDockerName(n: string): string {
   return n.includes('/') ? `docker.io/${qualifyLocalName(n).slice('localhost/'.length)}` : `docker.io/library/${qualifyLocalName(n).slice('localhost/'.length)}`;
 }
 
-export async function loadArchive(p: StorePaths, file: string): Promise<ImageRecord[]> {
+/** Loads every image of the archive FILE; REPORT (default: the store's) gets a 'layer' event per layer stored and the unpack's notes. */
+export async function loadArchive(p: StorePaths, file: string, report: Reporter | undefined = p.report): Promise<ImageRecord[]> {
   // A fresh store has no blobs/ or layers/ yet: putBlob writes straight into blobs/.
   ensureStore(p);
   const dir = fs.mkdtempSync(path.join(p.tmp, 'load-'));
@@ -89,7 +92,7 @@ export async function loadArchive(p: StorePaths, file: string): Promise<ImageRec
       for (const e of entries) {
         const cfgPath = path.join(dir, path.posix.normalize('/' + e.Config).slice(1));
         const cfg = fs.readFileSync(cfgPath);
-        out.push(await importImage(p, cfg, e.Layers.map((l) => path.join(dir, path.posix.normalize('/' + l).slice(1))), e.RepoTags ?? []));
+        out.push(await importImage(p, cfg, e.Layers.map((l) => path.join(dir, path.posix.normalize('/' + l).slice(1))), e.RepoTags ?? [], undefined, report));
       }
       return out;
     }
@@ -108,7 +111,7 @@ export async function loadArchive(p: StorePaths, file: string): Promise<ImageRec
         const cfg = fs.readFileSync(blob(m.config.digest));
         const layers = m.layers.map((l) => blob(l.digest));
         for (const l of m.layers) if (sha256File(blob(l.digest)) !== l.digest) throw new LodgerError('BAD_ARCHIVE', `load: layer blob ${l.digest} does not match its digest`);
-        out.push(await importImage(p, cfg, layers, name ? [name] : [], bytes));
+        out.push(await importImage(p, cfg, layers, name ? [name] : [], bytes, report));
       };
       const index = readJsonFile<{ manifests: Array<{ mediaType: string; digest: string; annotations?: Record<string, string> }> }>(path.join(dir, 'index.json'), 'index.json');
       for (const d of index.manifests) {
@@ -121,6 +124,21 @@ export async function loadArchive(p: StorePaths, file: string): Promise<ImageRec
     throw new LodgerError('BAD_ARCHIVE', `load ${file}: neither manifest.json (docker-archive) nor index.json (OCI archive) found in it`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Loads the archive read from INPUT (a pipe, an HTTP request body): it is spooled into the store's tmp/
+ * first, since an archive's manifest may come after its layers; the copy is removed afterwards.
+ */
+export async function loadArchiveStream(p: StorePaths, input: NodeJS.ReadableStream, report: Reporter | undefined = p.report): Promise<ImageRecord[]> {
+  fs.mkdirSync(p.tmp, { recursive: true });
+  const file = path.join(p.tmp, `stdin-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+  try {
+    await pipeline(input, fs.createWriteStream(file));
+    return await loadArchive(p, file, report);
+  } finally {
+    fs.rmSync(file, { force: true });
   }
 }
 

@@ -2,6 +2,7 @@
 // layer into the store while it downloads — verified, kept as a blob, unpacked — with the image recorded last.
 import { PassThrough } from 'node:stream';
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 import { hasBlob, putBlob, putBlobStream } from '../storage/blobs';
 import { addImage, findImage, type ImageRecord } from '../storage/images';
 import { discardLayerSlot, getLayer, prepareLayerSlot, storeLayer, type LayerSlot } from '../storage/layers';
@@ -19,8 +20,11 @@ export interface PullOptions {
   certDir?: string;
   authFile?: string;
   creds?: string;
-  /** Called as bytes of each layer arrive: (layer digest, done bytes, total bytes, phase). */
-  progress?: (digest: string, done: number, total: number, phase: 'waiting' | 'downloading' | 'exists' | 'done') => void;
+  /**
+   * Progress and notes: a 'layer' event (op 'pull' or 'push', the blob's digest) as each layer's bytes
+   * move, and the notes of unpacking them. Default: the store's reporter.
+   */
+  report?: Reporter;
 }
 
 /** Docker downloads three layers at a time; so do we. */
@@ -84,23 +88,27 @@ async function pullWith(p: StorePaths, input: string, o: PullOptions, takeSlot: 
     throw new LodgerError('BAD_IMAGE', `pull ${name}: the config lists ${diffIds.length} layers but the manifest ${result.layers.length} — the image is malformed`);
   }
   const layerSize = new Map<string, number>();
+  const report = o.report ?? p.report;
+  const progress = (id: string, phase: 'downloading' | 'exists' | 'done', current: number, total: number) => {
+    report?.({ kind: 'layer', op: 'pull', id, phase, current, total });
+  };
   await pool(result.layers, CONCURRENCY, async (desc: Descriptor, i) => {
     const have = getLayer(p, diffIds[i]);
-    if (have && hasBlob(p, desc.digest)) { layerSize.set(diffIds[i], have.size); o.progress?.(desc.digest, desc.size, desc.size, 'exists'); return; }
+    if (have && hasBlob(p, desc.digest)) { layerSize.set(diffIds[i], have.size); progress(desc.digest, 'exists', desc.size, desc.size); return; }
     const slot = await takeSlot();
-    o.progress?.(desc.digest, 0, desc.size, 'downloading');
+    progress(desc.digest, 'downloading', 0, desc.size);
     const blob = client.fetchBlob(desc);  // verifies digest and size as it streams: ends only if both match
     let done = 0;
     const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
     const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
-    blob.on('data', (c: Buffer) => { done += c.length; o.progress?.(desc.digest, done, desc.size, 'downloading'); });
+    blob.on('data', (c: Buffer) => { done += c.length; progress(desc.digest, 'downloading', done, desc.size); });
     blob.on('error', (e) => { toBlob.destroy(e); toLayer.destroy(e); });
     blob.pipe(toBlob);
     blob.pipe(toLayer);
     // Unpack while downloading; keep the compressed blob for push and save.
-    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest, { verified: true }), storeLayer(p, toLayer, diffIds[i], slot)]);
+    const [, layer] = await Promise.all([putBlobStream(p, toBlob, desc.digest, { verified: true }), storeLayer(p, toLayer, diffIds[i], slot, report)]);
     layerSize.set(diffIds[i], layer.size);
-    o.progress?.(desc.digest, desc.size, desc.size, 'done');
+    progress(desc.digest, 'done', desc.size, desc.size);
   });
   const configDigest = putBlob(p, configBytes);
   const manifestDigest = putBlob(p, result.raw);

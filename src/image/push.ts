@@ -26,7 +26,10 @@ export async function pushImage(p: StorePaths, source: string, destination: stri
     if (!hasBlob(p, desc.digest)) {
       throw new LodgerError('BLOB_MISSING', `push ${target}: layer blob ${desc.digest} is not in the store (images made before blobs were kept cannot be pushed) — pull or load the image again`);
     }
-    blobs[desc.digest] = await client.pushBlob(desc, () => fs.createReadStream(blobPath(p, desc.digest)), { mountFrom });
+    o.report?.({ kind: 'layer', op: 'push', id: desc.digest, phase: 'pushing', current: 0, total: desc.size });
+    const how = await client.pushBlob(desc, () => fs.createReadStream(blobPath(p, desc.digest)), { mountFrom });
+    blobs[desc.digest] = how;
+    o.report?.({ kind: 'layer', op: 'push', id: desc.digest, phase: how === 'uploaded' ? 'pushed' : how, current: desc.size, total: desc.size });
   }
   const mediaType = (JSON.parse(manifestRaw.toString('utf8')) as { mediaType?: string }).mediaType ?? MEDIA.ociManifest;
   const digest = await client.putManifest(ref.digest ?? ref.tag ?? 'latest', manifestRaw, mediaType);

@@ -3,6 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
+import type { Reporter } from '../events';
 import { readBlob } from '../storage/blobs';
 import { findImage } from '../storage/images';
 import { getLayer, layerDiffDir, removeTrees } from '../storage/layers';
@@ -19,9 +20,10 @@ function onPath(tool: string): boolean {
 /**
  * Writes image REF to TARGET as a squashfs file. The file appears only complete: it is written beside
  * TARGET under a temporary name and renamed into place. The flattened tree is staged in the store's
- * tmp/ (about the image's unpacked size) and removed afterwards.
+ * tmp/ (about the image's unpacked size) and removed afterwards. REPORT (default: the store's) gets
+ * mksquashfs's notes (e.g. owners the flattened tree could not keep).
  */
-export async function saveSquashfs(p: StorePaths, ref: string, target: string): Promise<SquashResult> {
+export async function saveSquashfs(p: StorePaths, ref: string, target: string, report: Reporter | undefined = p.report): Promise<SquashResult> {
   const img = findImage(p, ref);
   if (!img) throw new LodgerError('IMAGE_NOT_FOUND', `save: no such image ${ref} — see "lodger images"`);
   for (const d of img.layers) {
@@ -41,7 +43,7 @@ export async function saveSquashfs(p: StorePaths, ref: string, target: string): 
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
     const { result } = await runWorker<SquashResult>('squash', [path.join(stage, 'rootfs'), cfgFile, tmp, ...img.layers.map((d) => layerDiffDir(p, d))]);
-    for (const n of result.notes) process.stderr.write(`lodger: note: ${n}\n`);
+    for (const n of result.notes) report?.({ kind: 'note', message: n });
     try { fs.renameSync(tmp, target); } catch (e) { throw fsError('save: write', target, e, 'give a file in a writable directory'); }
     return result;
   } finally {

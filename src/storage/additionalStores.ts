@@ -14,14 +14,16 @@ import { userConfigDir } from '../config/dirs';
 import { isTable, parseToml, TomlSyntaxError } from '../config/toml';
 import { digestHex, getLayer, readLayerRecord } from './layerRecords';
 import { storePaths, type StorePaths } from './paths';
+import type { Reporter } from '../events';
 
 export const SYSTEM_STORAGE_CONF = '/etc/containers/storage.conf';
 
+/** Said once per process: a bad file or store is met by every lookup of a command. */
 const warned = new Set<string>();
-function warnOnce(msg: string): void {
-  if (warned.has(msg)) return;
+function warnOnce(report: Reporter | undefined, msg: string): void {
+  if (!report || warned.has(msg)) return;
   warned.add(msg);
-  process.stderr.write(`lodger: warning: ${msg}\n`);
+  report({ kind: 'warning', message: msg });
 }
 
 /**
@@ -30,7 +32,7 @@ function warnOnce(msg: string): void {
  * containers-storage.conf(5) says for rootless users. A file we cannot parse is warned about, not fatal:
  * it is podman's file too, and lodger should not stop working over a key it does not use.
  */
-export function storageConfStores(systemFile = SYSTEM_STORAGE_CONF): string[] {
+export function storageConfStores(systemFile = SYSTEM_STORAGE_CONF, report?: Reporter): string[] {
   const user = path.join(userConfigDir(), 'containers', 'storage.conf');
   const file = fs.existsSync(user) ? user : systemFile;
   let text: string;
@@ -41,13 +43,13 @@ export function storageConfStores(systemFile = SYSTEM_STORAGE_CONF): string[] {
     const list = isTable(options) ? options.additionalimagestores : undefined;
     if (list === undefined) return [];
     if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
-      warnOnce(`${file}: [storage.options] additionalimagestores must be an array of paths; ignored`);
+      warnOnce(report, `${file}: [storage.options] additionalimagestores must be an array of paths; ignored`);
       return [];
     }
     return list as string[];
   } catch (e) {
     if (!(e instanceof TomlSyntaxError)) throw e;
-    warnOnce(`${file} line ${e.line}: ${e.message}; its additionalimagestores are ignored`);
+    warnOnce(report, `${file} line ${e.line}: ${e.message}; its additionalimagestores are ignored`);
     return [];
   }
 }
@@ -64,14 +66,14 @@ export function additionalStores(p: StorePaths, systemConf = SYSTEM_STORAGE_CONF
   const env = process.env.LODGER_ADDITIONAL_STORES ?? '';
   const key = `${p.root}\0${env}\0${process.env.XDG_CONFIG_HOME ?? ''}\0${systemConf}`;
   if (cached?.key === key) return cached.stores;
-  const roots = [...env.split(':').filter(Boolean), ...storageConfStores(systemConf)].map((r) => path.resolve(r));
+  const roots = [...env.split(':').filter(Boolean), ...storageConfStores(systemConf, p.report)].map((r) => path.resolve(r));
   const stores: StorePaths[] = [];
   for (const root of [...new Set(roots)]) {
     if (root === p.root) continue;
-    const s = storePaths(root);
+    const s = storePaths(root, p.report);
     if (fs.existsSync(s.imagesIndex)) stores.push(s);
-    else if (fs.existsSync(path.join(root, 'overlay-images'))) warnOnce(`additional image store ${root} is a containers/storage (podman) store, which lodger cannot read; skipped — populate a lodger store for it with "lodger --root DIR pull IMAGE"`);
-    else warnOnce(`additional image store ${root} has no images.json (not a lodger store, or not readable by you); skipped`);
+    else if (fs.existsSync(path.join(root, 'overlay-images'))) warnOnce(p.report, `additional image store ${root} is a containers/storage (podman) store, which lodger cannot read; skipped — populate a lodger store for it with "lodger --root DIR pull IMAGE"`);
+    else warnOnce(p.report, `additional image store ${root} has no images.json (not a lodger store, or not readable by you); skipped`);
   }
   cached = { key, stores };
   return stores;

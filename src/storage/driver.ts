@@ -63,11 +63,12 @@ export async function probeKernelOverlay(p: StorePaths, mapping: IdMapping): Pro
   return ok;
 }
 
-/** Prints MESSAGE the first time only: a marker file in the store remembers it was said. */
+/** Tells the store's reporter MESSAGE the first time only: a marker file in the store remembers it was said. */
 function noteOnce(p: StorePaths, marker: string, message: string): void {
   const file = path.join(p.root, marker);
-  if (fs.existsSync(file)) return;
-  process.stderr.write(`lodger: note: ${message} (Said once; remembered in ${file}.)\n`);
+  // Unsaid when nobody listens: it is remembered only once someone was told.
+  if (!p.report || fs.existsSync(file)) return;
+  p.report({ kind: 'note', message: `${message} (Said once; remembered in ${file}.)` });
   try {
     // A first command may get here before anything made the store (run of an image from a shared store).
     fs.mkdirSync(p.root, { recursive: true, mode: 0o700 });

@@ -12,6 +12,7 @@ import { writeJsonAtomic } from './atomic';
 import { withStoreLock } from './lock';
 import { currentBootId, digestHex, getLayer, layerDir, readLayerRecord, type LayerRecord } from './layerRecords';
 import { ensureStore, type StorePaths } from './paths';
+import type { Reporter } from '../events';
 
 export { currentBootId, digestHex, getLayer, layerDir, readLayerRecord, type LayerRecord };
 
@@ -94,9 +95,9 @@ export async function discardLayerSlot(slot: LayerSlot): Promise<void> {
  * layer is staged under a temporary name, then layer.json is written (fsync'ed) and the directory
  * renamed into place under the store lock; the record names this boot until a syncfs has made the
  * files durable (scheduleLayerSync), so a layer that is trusted after a power cut is complete.
- * SLOT: a worker prepareLayerSlot started for it.
+ * SLOT: a worker prepareLayerSlot started for it. REPORT gets the unpack's notes (ownership not kept…).
  */
-export async function storeLayer(p: StorePaths, stream: Readable, expected?: string, slot?: LayerSlot): Promise<LayerRecord> {
+export async function storeLayer(p: StorePaths, stream: Readable, expected?: string, slot?: LayerSlot, report: Reporter | undefined = p.report): Promise<LayerRecord> {
   if (expected) {
     const have = getLayer(p, expected);
     if (have) {
@@ -126,12 +127,12 @@ export async function storeLayer(p: StorePaths, stream: Readable, expected?: str
     await removeTrees([stage]).catch(() => undefined);
     throw cause;
   }
-  for (const n of res.notes) process.stderr.write(`lodger: note: ${n}\n`);
-  if (res.notes.some((n) => n.startsWith('ownership not kept'))) {
+  for (const n of res.notes) report?.({ kind: 'note', message: n });
+  if (report && res.notes.some((n) => n.startsWith('ownership not kept'))) {
     const { fsKind } = require('./fsType') as typeof import('./fsType');
     const kind = fsKind(p.root);
     // A subordinate range does not help there: the file server refuses chown(2) to any id but ours.
-    if (kind.network) process.stderr.write(`lodger: note: the store ${p.root} is on ${kind.name}, a network or FUSE filesystem: its server refuses to give files to ids other than yours, so images with several owners lose them there — keep the store on a local disk (--root or LODGER_ROOT) for exact ownership\n`);
+    if (kind.network) report({ kind: 'note', message: `the store ${p.root} is on ${kind.name}, a network or FUSE filesystem: its server refuses to give files to ids other than yours, so images with several owners lose them there — keep the store on a local disk (--root or LODGER_ROOT) for exact ownership` });
   }
   if (expected && res.diffId !== expected) {
     await removeTrees([stage]);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
+import type { Reporter } from '../events';
 
 export interface StorePaths {
   root: string;
@@ -14,6 +15,8 @@ export interface StorePaths {
   imagesIndex: string;
   lockTarget: string;
   runtime: string;
+  /** Where the store's own notes go (where containers live, storage.conf warnings, a driver's note): the opener's renderer. */
+  report?: Reporter;
 }
 
 /** The store root: --root, then $LODGER_ROOT, then $XDG_DATA_HOME/lodger, then ~/.local/share/lodger. */
@@ -66,7 +69,7 @@ interface ContainerDirNotice { dir: string; filesystem: string; noted: string }
  *   node it runs on, and records and layers must be renamed into place together (rename(2) does not
  *   cross filesystems). The user is told once per location, remembered in $root/container-dir.json.
  */
-export function resolveContainersDir(root: string): string {
+export function resolveContainersDir(root: string, report?: Reporter): string {
   if (process.env.LODGER_CONTAINER_DIR) return path.resolve(process.env.LODGER_CONTAINER_DIR);
   const { fsKind } = require('./fsType') as typeof import('./fsType');
   const kind = fsKind(root);
@@ -83,7 +86,7 @@ export function resolveContainersDir(root: string): string {
   }
   const dir = path.join(base, 'containers', key);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  noteContainerDir(root, dir, kind.name, path.join(base, 'containers', `${key}.noted.json`));
+  if (report) noteContainerDir(root, dir, kind.name, path.join(base, 'containers', `${key}.noted.json`), report);
   return dir;
 }
 
@@ -92,7 +95,7 @@ export function resolveContainersDir(root: string): string {
  * ($root/container-dir.json), or — when the store is read-only to us — in LOCAL, a file of ours beside
  * the local containers directory, so the note is not repeated on every command.
  */
-function noteContainerDir(root: string, dir: string, filesystem: string, local: string): void {
+function noteContainerDir(root: string, dir: string, filesystem: string, local: string, report: Reporter): void {
   const marker = path.join(root, 'container-dir.json');
   const noted = (file: string) => {
     try { return (JSON.parse(fs.readFileSync(file, 'utf8')) as ContainerDirNotice).dir === dir; } catch { return false; }
@@ -108,15 +111,17 @@ function noteContainerDir(root: string, dir: string, filesystem: string, local: 
     where = local;
     try { writeJsonAtomic(local, record); } catch { /* nowhere to remember it: said again next time */ }
   }
-  process.stderr.write(
-    `lodger: note: the store ${root} is on ${filesystem}, a network or FUSE filesystem, where overlay upper layers ` +
+  report({
+    kind: 'note',
+    message: `the store ${root} is on ${filesystem}, a network or FUSE filesystem, where overlay upper layers ` +
       `cannot live (no whiteouts, xattrs or chown to your subordinate ids there); containers (their records and ` +
       `writable layers) are kept on local storage in ${dir} instead, so they are visible on this node only. ` +
-      `Set LODGER_CONTAINER_DIR to choose another local directory. (Said once; remembered in ${where}.)\n`,
-  );
+      `Set LODGER_CONTAINER_DIR to choose another local directory. (Said once; remembered in ${where}.)`,
+  });
 }
 
-export function storePaths(override?: string): StorePaths {
+/** The paths of the store at OVERRIDE (else storeRoot's choice); REPORT receives the store's own notes. */
+export function storePaths(override?: string, report?: Reporter): StorePaths {
   const root = storeRoot(override);
   let containers: string | undefined;
   return {
@@ -128,7 +133,8 @@ export function storePaths(override?: string): StorePaths {
     lockTarget: path.join(root, 'store'),
     get runtime() { return runtimeDir(); },
     // Resolved on first use only: commands that never touch a container pay no statfs.
-    get containers() { return (containers ??= resolveContainersDir(root)); },
+    get containers() { return (containers ??= resolveContainersDir(root, report)); },
+    report,
   };
 }
 

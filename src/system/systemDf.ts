@@ -1,15 +1,14 @@
 // `system df`: how much space images, containers and layers take in the store, and how much removing unused ones would free.
-import { liveState, type ContainerRecord } from '../storage/containers';
+import { liveState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import { readIndex, type ImageRecord } from '../storage/images';
 import { listLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { statusText } from '../containers/list';
 import { containerEntries } from '../storage/containers';
 import { writableLayerSizes } from '../containers/prune';
 import { allVolumes, volumeSizes, volumeUsers } from '../volumes/volumes';
 
 export interface DfImage { id: string; names: string[]; created: string; size: number; sharedSize: number; uniqueSize: number; containers: number }
-export interface DfContainer { id: string; name: string; image: string; command: string; created: string; status: string; running: boolean; size: number }
+export interface DfContainer { id: string; name: string; image: string; command: string; created: string; state: ContainerState; running: boolean; size: number }
 export interface DfLayer { diffId: string; size: number; images: number; containers: number }
 export interface DfSummary { Type: string; TotalCount: number; Active: number; Size: number; Reclaimable: number }
 export interface DfVolume { name: string; links: number; size: number }
@@ -38,7 +37,7 @@ export async function diskUsage(p: StorePaths): Promise<DfReport> {
   const sizes = await writableLayerSizes(p, recs);
   const dfContainers = entries.map(({ rec, state }, i): DfContainer => ({
     id: rec.Id, name: rec.Name, image: rec.Image, command: [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' '),
-    created: rec.Created, status: statusText(liveState(state)), running: state.Running, size: sizes[i] ?? 0,
+    created: rec.Created, state: liveState(state), running: state.Running, size: sizes[i] ?? 0,
   }));
   const dfLayers = [...layerSize].map(([diffId, size]) => ({ diffId, size, images: imagesOf.get(diffId) ?? 0, containers: containersOf.get(diffId) ?? 0 }));
 

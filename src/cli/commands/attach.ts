@@ -1,7 +1,7 @@
 // `lodger attach`: follow a running detached container's output until it exits, relaying signals and (created with -i) stdin to it.
 import { Command, Option } from 'clipanion';
 import { LodgerError } from '../../errors';
-import { LodgerCommand } from '../base';
+import { LodgerCommand, relayProcessSignals } from '../base';
 
 export class AttachCommand extends LodgerCommand {
   static override paths = [['attach'], ['container', 'attach']];
@@ -45,9 +45,18 @@ export class AttachCommand extends LodgerCommand {
       throw new LodgerError('BAD_FLAG', `--sig-proxy=${v}: use true or false`);
     }
     if (this.detachKeys !== undefined) parseDetachKeys(this.detachKeys);  // a bad value fails before attaching
+    const { terminalControl } = await import('../terminal');
     const p = await this.store();
-    return attachContainer(p, resolveContainer(p, this.container), {
+    const { stdin, stdout, stderr } = this.context;
+    const r = await attachContainer(p, resolveContainer(p, this.container), {
       sigProxy: v === undefined || v === true || v === 'true', stdin: !this.noStdin, detachKeys: this.detachKeys,
-    }, this.context.stdout, this.context.stderr, this.context.stdin);
+    }, {
+      stdout, stderr, stdin, typed: (stdin as { isTTY?: boolean }).isTTY === true,
+      terminal: terminalControl(stdin, stdout), relaySignals: relayProcessSignals, report: this.reporter(),
+    });
+    if (!r.detached) return r.exitCode;
+    // Docker's words when the detach keys were typed (docs: container_attach.md); the container runs on.
+    stderr.write('read escape sequence\n');
+    return 0;
   }
 }

@@ -22,6 +22,6 @@ export class ExecCommand extends LodgerCommand {
     return execInContainer(p, resolveContainer(p, this.container), {
       command: this.command, interactive: this.interactive, tty: this.tty, env: this.env, envFile: this.envFile,
       user: this.user, workdir: this.workdir, detach: this.detach, privileged: this.privileged,
-    });
+    }, this.terminalIO());
   }
 }

@@ -11,12 +11,8 @@ export class ImagesCommand extends LodgerCommand {
   noTrunc = Option.Boolean('--no-trunc', false);
 
   async run(): Promise<number> {
-    const { readIndex, readOnlyImages } = await import('../../storage/images');
-    const p = await this.store();
-    // Ours, then those of the additional read-only stores that we do not have ourselves.
-    const own = readIndex(p);
-    const ids = new Set(own.map((i) => i.id));
-    const images = [...own, ...readOnlyImages(p).filter((i) => !ids.has(i.id))].sort((a, b) => b.created.localeCompare(a.created));
+    const { listImages } = await import('../../image/list');
+    const images = listImages(await this.store());
     const anyReadOnly = images.some((i) => i.readOnlyStore);
     if (this.quiet) {
       this.context.stdout.write([...new Set(images.map((i) => (this.noTrunc ? i.id : shortId(i.id))))].map((l) => l + '\n').join(''));

@@ -1,7 +1,4 @@
 // `lodger load`: load images from a docker-archive or OCI archive file (or stdin).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
 
@@ -12,23 +9,13 @@ export class LoadCommand extends LodgerCommand {
   quiet = Option.Boolean('-q,--quiet', false);
 
   async run(): Promise<number> {
-    const { loadArchive } = await import('../../image/loadArchive');
+    const { loadArchive, loadArchiveStream } = await import('../../image/loadArchive');
     const p = await this.store();
-    let file = this.input;
-    if (!file) {
-      fs.mkdirSync(p.tmp, { recursive: true });
-      file = path.join(p.tmp, `stdin-${process.pid}.tar`);
-      await pipeline(process.stdin, fs.createWriteStream(file));
-    }
-    try {
-      const images = await loadArchive(p, file);
-      const { familiarName } = await import('../../storage/images');
-      for (const i of images) {
-        if (i.names.length === 0) this.context.stdout.write(`Loaded image ID: ${i.id}\n`);
-        for (const n of i.names) this.context.stdout.write(`Loaded image: ${familiarName(n)}\n`);
-      }
-    } finally {
-      if (!this.input) fs.rmSync(file, { force: true });
+    const images = this.input ? await loadArchive(p, this.input) : await loadArchiveStream(p, this.context.stdin);
+    const { familiarName } = await import('../../storage/images');
+    for (const i of images) {
+      if (i.names.length === 0) this.context.stdout.write(`Loaded image ID: ${i.id}\n`);
+      for (const n of i.names) this.context.stdout.write(`Loaded image: ${familiarName(n)}\n`);
     }
     return 0;
   }

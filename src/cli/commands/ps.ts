@@ -1,7 +1,7 @@
 // `lodger ps`: list containers, with their real state (a dead process never shows as running).
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
-import { humanAge, table } from '../format';
+import { humanAge, statusText, table } from '../format';
 
 export class PsCommand extends LodgerCommand {
   static override paths = [['ps'], ['container', 'ls'], ['container', 'list']];
@@ -14,7 +14,15 @@ export class PsCommand extends LodgerCommand {
 
   async run(): Promise<number> {
     const { listContainers } = await import('../../containers/list');
-    const rows = listContainers(await this.store(), { all: this.all || this.filter.length > 0, filters: this.filter });
+    const now = Date.now();
+    // Docker's ps row: the status and ports worded for people, in the order `--format json` has always printed.
+    const rows = listContainers(await this.store(), { all: this.all || this.filter.length > 0, filters: this.filter }).map((c) => ({
+      Id: c.Id, Image: c.Image, Command: c.Command, Created: c.Created, State: c.State,
+      // Docker's words for the health: "Up 3 minutes (healthy)", "(health: starting)".
+      Status: statusText({ Status: c.State, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode }, now) + (c.Health ? ` (${c.Health === 'starting' ? 'health: starting' : c.Health})` : ''),
+      ExitCode: c.ExitCode, Ports: c.Ports.map((m) => `${m.hostIp || '0.0.0.0'}:${m.hostPort}->${m.containerPort}/${m.protocol}`).join(', '),
+      Names: c.Names, Labels: c.Labels,
+    }));
     if (this.quiet) {
       this.context.stdout.write(rows.map((r) => (this.noTrunc ? r.Id : r.Id.slice(0, 12)) + '\n').join(''));
       return 0;

@@ -12,7 +12,8 @@ export class PullCommand extends RegistryCommand {
     const { pullImage } = await import('../../image/pull');
     const { progressReporter } = await import('../progress');
     const progress = this.quiet ? undefined : progressReporter(this.context.stderr as NodeJS.WriteStream);
-    const img = await pullImage(await this.store(), this.image, { ...this.pullOptions(), platform: this.platform, progress: progress?.update });
+    const report = this.reporter((e) => progress?.update(e.id, e.current, e.total, e.phase));
+    const img = await pullImage(await this.store(), this.image, { ...this.pullOptions(), platform: this.platform, report });
     progress?.finish();
     this.context.stdout.write(`${this.quiet ? img.id : img.id}\n`);
     return 0;

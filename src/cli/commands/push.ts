@@ -10,8 +10,11 @@ export class PushCommand extends RegistryCommand {
   destination = Option.String({ required: false });
   async run(): Promise<number> {
     const { pushImage } = await import('../../image/push');
-    const r = await pushImage(await this.store(), this.image, this.destination, this.pullOptions());
-    if (!this.quiet) for (const [d, how] of Object.entries(r.blobs)) this.context.stderr.write(`${how === 'uploaded' ? 'Copying' : how === 'mounted' ? 'Mounted' : 'Exists '} blob ${d.slice(7, 19)}\n`);
+    const SAID: Record<string, string> = { pushed: 'Copying', mounted: 'Mounted', exists: 'Exists ' };
+    const report = this.reporter((e) => {
+      if (!this.quiet && SAID[e.phase]) this.context.stderr.write(`${SAID[e.phase]} blob ${e.id.slice(7, 19)}\n`);
+    });
+    const r = await pushImage(await this.store(), this.image, this.destination, { ...this.pullOptions(), report });
     this.context.stdout.write(`${r.reference}@${r.digest}\n`);
     return 0;
   }

@@ -13,7 +13,7 @@ export class RestartCommand extends LodgerCommand {
     const p = await this.store();
     return this.eachContainer(this.containers, async (id) => {
       await stopContainer(p, id, this.time === undefined ? undefined : Number(this.time));
-      await startExisting(p, id, false, false);
+      await startExisting(p, id, undefined);
     });
   }
 }

@@ -15,6 +15,8 @@ export class RunCommand extends ContainerOptionsCommand {
 
   async run(): Promise<number> {
     const { runContainer } = await import('../../containers/run');
-    return runContainer(await this.store(), this.createOptions());
+    const r = await runContainer(await this.store(), this.createOptions(), this.terminalIO());
+    if (r.detached) this.context.stdout.write(r.id + '\n');
+    return r.detached ? 0 : r.exitCode;
   }
 }

@@ -13,8 +13,8 @@ export class StartCommand extends LodgerCommand {
     if (this.attach || this.interactive) {
       const { resolveContainer } = await import('../../storage/containers');
       const p = await this.store();
-      return startExisting(p, resolveContainer(p, this.containers[0]), true, this.interactive);
+      return startExisting(p, resolveContainer(p, this.containers[0]), this.terminalIO(), this.interactive);
     }
-    return this.eachContainer(this.containers, async (id) => { await startExisting(await this.store(), id, false, false); });
+    return this.eachContainer(this.containers, async (id) => { await startExisting(await this.store(), id, undefined); });
   }
 }

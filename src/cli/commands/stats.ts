@@ -1,7 +1,23 @@
 // `lodger stats`: Show CPU, memory, pids, network and block I/O of running containers.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
-import { table } from '../format';
+import { humanSize, table } from '../format';
+import type { StatsSample } from '../../containers/stats';
+
+/** Docker's stats row: the sample worded for people, then its numbers (the fields `--format json` has always printed, in order). */
+function statsRow(s: StatsSample) {
+  const mem = s.memoryCurrent;
+  return {
+    ID: s.id.slice(0, 12), Name: s.name,
+    CPUPerc: `${s.cpuPercent.toFixed(2)}%`,
+    MemUsage: mem === undefined ? '-- / --' : `${humanSize(mem)} / ${humanSize(s.memoryLimit)}`,
+    MemPerc: mem === undefined ? '--' : `${((mem / s.memoryLimit) * 100).toFixed(2)}%`,
+    NetIO: `${humanSize(s.netRx)} / ${humanSize(s.netTx)}`,
+    BlockIO: s.ioReadBytes === undefined ? '-- / --' : `${humanSize(s.ioReadBytes)} / ${humanSize(s.ioWriteBytes ?? 0)}`,
+    PIDs: String(s.pids),
+    cpuPercent: s.cpuPercent, memoryCurrent: mem, memoryMax: s.memoryMax, pids: s.pids, netRx: s.netRx, netTx: s.netTx,
+  };
+}
 
 export class StatsCommand extends LodgerCommand {
   static override paths = [['stats'], ['container', 'stats']];
@@ -12,11 +28,12 @@ export class StatsCommand extends LodgerCommand {
   containers = Option.Rest();
   async run(): Promise<number> {
     const { sampleStats } = await import('../../containers/stats');
-    const { resolveContainer, listContainerIds, liveState, readState } = await import('../../storage/containers');
+    const { resolveContainer } = await import('../../storage/containers');
+    const { runningContainerIds } = await import('../../containers/list');
     const p = await this.store();
-    const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : listContainerIds(p).filter((id) => liveState(readState(p, id)).Running);
+    const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : runningContainerIds(p);
     for (;;) {
-      const rows = await sampleStats(p, ids, this.noStream ? 500 : 1000);
+      const rows = (await sampleStats(p, ids, this.noStream ? 500 : 1000)).map(statsRow);
       if (this.format === 'json') this.context.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else if (this.format) {
         const { renderTemplate } = await import('../template');

@@ -8,20 +8,8 @@ export class TagCommand extends LodgerCommand {
   source = Option.String({ required: true });
   targets = Option.Rest({ required: 1 });
   async run(): Promise<number> {
-    const { findImage, addImage, qualifyLocalName } = await import('../../storage/images');
-    const { parseReference, formatReference, isShortName } = await import('../../image/reference');
-    const { LodgerError } = await import('../../errors');
-    const p = await this.store();
-    const img = findImage(p, this.source);
-    if (!img) throw new LodgerError('IMAGE_NOT_FOUND', `tag: no such image ${this.source}`);
-    // A name without a registry stays local (localhost/…), as import and load name them; one with a
-    // registry is normalised as push will use it.
-    const names = this.targets.map((t) => {
-      if (isShortName(t)) return qualifyLocalName(t);
-      const r = parseReference(t);
-      return formatReference({ ...r, tag: r.tag ?? 'latest' });
-    });
-    await addImage(p, { ...img, names });
+    const { tagImage } = await import('../../image/list');
+    await tagImage(await this.store(), this.source, this.targets);
     return 0;
   }
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { additionalStores, storageConfStores } from '../../../src/storage/additionalStores';
 import { storePaths } from '../../../src/storage/paths';
+import type { EngineEvent } from '../../../src/events';
 import { unmappedSharedLayers } from '../../../src/containers/imageLayers';
 import type { IdMapping } from '../../../src/helper/idmap';
 
@@ -58,12 +59,13 @@ describe('storageConfStores', () => {
 
   it('neither file: no stores; a file it cannot parse or a key of the wrong type: a warning naming the file, no stores', () => {
     expect(storageConfStores(systemConf)).toEqual([]);
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const events: EngineEvent[] = [];
     fs.writeFileSync(systemConf, '[storage.options]\nadditionalimagestores = [\n');
-    expect(storageConfStores(systemConf)).toEqual([]);
+    expect(storageConfStores(systemConf, (e) => events.push(e))).toEqual([]);
     fs.writeFileSync(systemConf, '[storage.options]\nadditionalimagestores = "/shared/a"\n');
-    expect(storageConfStores(systemConf)).toEqual([]);
-    const said = err.mock.calls.map((c) => String(c[0])).join('');
+    expect(storageConfStores(systemConf, (e) => events.push(e))).toEqual([]);
+    expect(events.every((e) => e.kind === 'warning')).toBe(true);
+    const said = events.map((e) => ('message' in e ? e.message : '')).join('\n');
     expect(said).toMatch(new RegExp(`${systemConf} line \\d+: .*its additionalimagestores are ignored`));
     expect(said).toContain(`${systemConf}: [storage.options] additionalimagestores must be an array of paths; ignored`);
   });
@@ -75,11 +77,11 @@ describe('additionalStores', () => {
     const b = lodgerStore('b');
     const c = lodgerStore('c');
     const own = lodgerStore('own');
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const events: EngineEvent[] = [];
     process.env.LODGER_ADDITIONAL_STORES = `${b}:${own}`;
     fs.writeFileSync(systemConf, conf([c, b, a, path.join(dir, 'missing')]));
-    expect(additionalStores(storePaths(own), systemConf).map((s) => s.root)).toEqual([b, c, a]);
-    expect(err.mock.calls.map((x) => String(x[0])).join('')).toContain(`additional image store ${path.join(dir, 'missing')} has no images.json`);
+    expect(additionalStores(storePaths(own, (e) => events.push(e)), systemConf).map((s) => s.root)).toEqual([b, c, a]);
+    expect(events.map((e) => ('message' in e ? e.message : '')).join('\n')).toContain(`additional image store ${path.join(dir, 'missing')} has no images.json`);
   });
 });
 

@@ -1,7 +1,7 @@
 // `lodger system df`: show the store's disk usage.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../../base';
-import { humanAge, humanSize, shortId, table } from '../../format';
+import { humanAge, humanSize, shortId, statusText, table } from '../../format';
 
 export class SystemDfCommand extends LodgerCommand {
   static override paths = [['system', 'df']];
@@ -44,7 +44,7 @@ export class SystemDfCommand extends LodgerCommand {
     out.write(table(img));
     out.write('\nContainers space usage:\n\n');
     const ctr = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES']];
-    for (const c of r.containers) ctr.push([c.id.slice(0, 12), c.image, JSON.stringify(c.command.length > 20 ? c.command.slice(0, 19) + '…' : c.command), '0', humanSize(c.size), `${humanAge(c.created)} ago`, c.status, c.name]);
+    for (const c of r.containers) ctr.push([c.id.slice(0, 12), c.image, JSON.stringify(c.command.length > 20 ? c.command.slice(0, 19) + '…' : c.command), '0', humanSize(c.size), `${humanAge(c.created)} ago`, statusText(c.state), c.name]);
     out.write(table(ctr));
     out.write('\nLayers space usage:\n\n');
     const lay = [['LAYER ID', 'SIZE', 'IMAGES', 'CONTAINERS']];
