@@ -30,3 +30,12 @@ describe('volume filters', () => {
     expect(() => parseVolumeFilters(['name!=x'])).toThrow(/only label may be negated/);
   });
 });
+
+describe('error kinds of volume and run-flag refusals (what the API answers)', () => {
+  it('in use is a conflict, a missing volume not-found, bad input invalid', async () => {
+    const { kindOfCode } = await import('../../../src/errors');
+    expect(kindOfCode('VOLUME_IN_USE')).toBe('conflict');
+    expect(kindOfCode('VOLUME_NOT_FOUND')).toBe('not-found');
+    for (const c of ['BAD_VOLUME_NAME', 'BAD_MOUNT', 'VOLUME_OPTIONS', 'ULIMIT_ABOVE_HARD', 'SYSCTL_NOT_NAMESPACED', 'NS_MODE', 'BAD_LOG_OPT']) expect(kindOfCode(c), c).toBe('invalid');
+  });
+});
