@@ -105,6 +105,7 @@ export const CONTAINER_OPTIONS = {
     to: (v, b) => { b.AttachStdout = !v; b.AttachStderr = !v; },
     from: (b) => !(readBool(b, 'AttachStdin') || readBool(b, 'AttachStdout') || readBool(b, 'AttachStderr')) || undefined,
   }),
+  attach: list('-a,--attach', 'Attach to STDIN, STDOUT or STDERR (default: all the foreground container has)', notInBody('the docker CLI attaches the streams itself (Config.AttachStdin/Stdout/Stderr follow -d and -i)')),
   rm: bool('--rm', 'Remove the container when it exits', boolAt('HostConfig.AutoRemove')),
   name: str('--name', 'Name the container', { query: 'name' }),
   interactive: bool('-i,--interactive', 'Keep stdin open', {

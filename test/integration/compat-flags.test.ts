@@ -1,6 +1,6 @@
 // Issue 16, process and namespace flags: --ulimit as `ulimit` sees it inside (and refused above our hard limit),
 // --group-add, --stop-signal/--stop-timeout, --cidfile, --sysctl (namespaced ones only), --pid/--ipc/--uts host,
-// --log-opt max-size/max-file for the detached container's log.
+// --log-opt max-size/max-file for the detached container's log, -a.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -163,5 +163,20 @@ describe.skipIf(!ok)('--log-opt', () => {
     const r = await sh(['--log-opt', 'compress=true'], 'true');
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/honours max-size and max-file only/);
+  });
+});
+
+describe.skipIf(!ok)('-a', () => {
+  it('only the streams named are attached; -a with -d is refused', async () => {
+    const script = 'echo out; echo err >&2';
+    const both = await runLodgerOk(['run', '--rm', 'busybox', 'sh', '-c', script], { store });
+    expect([both.stdout, both.stderr]).toEqual(['out\n', 'err\n']);
+    const out = await runLodgerOk(['run', '--rm', '-a', 'stdout', 'busybox', 'sh', '-c', script], { store });
+    expect([out.stdout, out.stderr]).toEqual(['out\n', '']);
+    const err = await runLodgerOk(['run', '--rm', '-a', 'STDERR', 'busybox', 'sh', '-c', script], { store });
+    expect([err.stdout, err.stderr]).toEqual(['', 'err\n']);
+    const d = await runLodger(['run', '-d', '-a', 'stdout', 'busybox', 'true'], { store });
+    expect(d.code).toBe(125);
+    expect(d.stderr).toMatch(/conflicting options: -a and -d/);
   });
 });

@@ -53,7 +53,7 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
       dnsOption: ['ndots:2'], addHost: ['db:10.0.0.2'], restart: 'on-failure:3', labels: ['a=b', 'c='], capAdd: ['CAP_NET_ADMIN'],
       capDrop: ['CAP_CHOWN'], securityOpt: ['no-new-privileges'], memory: '536870912', memorySwap: '1073741824',
       memoryReservation: '268435456', cpus: '1.5', cpuShares: '512', cpusetCpus: '0-1', pidsLimit: '100', blkioWeight: '300',
-      mounts: [], tmpfs: [], volumesFrom: [], ulimits: [], sysctls: [], groupAdd: [], noHealthcheck: false, logOpts: [],
+      mounts: [], tmpfs: [], volumesFrom: [], ulimits: [], sysctls: [], groupAdd: [], noHealthcheck: false, logOpts: [], attach: [],
     });
     // The checks create makes accept them as they accept the CLI's.
     expect(() => checkSecurityOptions(o)).not.toThrow();
