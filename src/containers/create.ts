@@ -167,6 +167,11 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   };
   try {
     await createContainerRecord(p, rec, (dir) => {
+      // Under the store lock, as `volume rm`/`prune` check use: a volume removed since it was made above
+      // fails this create instead of leaving a record that mounts nothing.
+      for (const m of rec.Mounts) {
+        if (m.Type === 'volume' && !fs.existsSync(m.Source)) throw new LodgerError('VOLUME_NOT_FOUND', `create: volume ${m.Name} was removed meanwhile — try again`);
+      }
       for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
       // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
       if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
