@@ -74,6 +74,7 @@ const KIND_OF_CODE: Record<string, ErrorKind> = {
   IMAGE_IN_USE: 'conflict', NETWORK_IN_USE: 'conflict', NOT_RUNNING: 'conflict', PAUSED: 'conflict', CP_CONFLICT: 'conflict',
   IMAGE_READ_ONLY: 'conflict', CGROUP_EXISTS: 'conflict', CGROUP_BUSY: 'conflict', STORE_LOCKED: 'conflict',
   COMMIT_VFS: 'conflict', COMMIT_SQUASHFS: 'conflict', COMMIT_NO_IMAGE: 'conflict',
+  VOLUME_IN_USE: 'conflict', CIDFILE_EXISTS: 'conflict', PLATFORM_MISMATCH: 'conflict',
   // not-modified: already so (Docker answers 304 to starting a started container or stopping a stopped one).
   ALREADY_RUNNING: 'not-modified',
   // invalid: the request itself is wrong.
@@ -81,6 +82,7 @@ const KIND_OF_CODE: Record<string, ErrorKind> = {
   CP_TTY: 'invalid', SAVE_SQUASHFS: 'invalid', SAVE_FORMAT: 'invalid', NOT_SQUASHFS: 'invalid', NOT_A_DEVICE: 'invalid',
   MANIFEST_SCHEMA1: 'invalid', REGISTRY_BLOCKED: 'invalid', KEEP_ID_OVERLAY: 'invalid', KEEP_ID_NETWORK_STORE: 'invalid',
   SQUASHFS_DRIVER: 'invalid', USER_NOT_MAPPED: 'invalid', CDI_CONFLICT: 'invalid', CDI_BAD_NAME: 'invalid', CGROUPS_DISABLED: 'invalid',
+  VOLUME_DRIVER: 'invalid', VOLUME_OPTIONS: 'invalid', DUPLICATE_MOUNT: 'invalid', ULIMIT_ABOVE_HARD: 'invalid', SYSCTL_NOT_NAMESPACED: 'invalid', NS_MODE: 'invalid',
   // unauthorized: the registry wants (other) credentials.
   AUTH_FAILED: 'unauthorized', AUTH_REQUIRED: 'unauthorized', ACCESS_DENIED: 'unauthorized', LOGIN_INCOMPLETE: 'unauthorized',
   // unavailable: a tool, a host feature or a server this needs is not there.

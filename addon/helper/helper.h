@@ -75,6 +75,10 @@ struct plan {
   enum stdin_mode stdin_mode;
   uid_t uid; gid_t gid;
   gid_t *groups; int ngroups, cap_groups;
+  /* "rlimit NAME SOFT HARD" (--ulimit): set before the ids change; NAME as setrlimit(2)'s without RLIMIT_ */
+  struct { const char *name; unsigned long long soft, hard; } rlimits[16]; int nrlimits;
+  /* "log-max BYTES FILES" (--log-opt max-size/max-file): the detached container's log is rotated at BYTES */
+  unsigned long long log_max_size; int log_max_files;
   const char *cwd;
   const char **env; int nenv, cap_env;     /* NULL-terminated */
   const char **argv; int nargv, cap_argv;  /* NULL-terminated */
@@ -136,6 +140,7 @@ struct mon_state {
   char started_at[64], finished_at[64], error[256], cgroup[1024];
 };
 int log_open(const char *path);
+void log_limit(unsigned long long max_size, int max_files);
 void log_data(int stream, const char *data, size_t n);
 void log_flush(void);
 void now_rfc3339(char *out, size_t n);

@@ -22,10 +22,42 @@
 static int log_fd = -1;
 static char pending[2][16384];
 static size_t pending_len[2];
+static const char *log_file;
+static unsigned long long log_size, log_max;
+static int log_files = 1;
 
 int log_open(const char *path) {
+  log_file = path;
   log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  struct stat st;
+  if (log_fd >= 0 && fstat(log_fd, &st) == 0) log_size = (unsigned long long)st.st_size;
   return log_fd;
+}
+
+/* --log-opt max-size/max-file (Docker's json-file): past MAX_SIZE bytes the log moves to LOG.1 (older
+ * ones to LOG.2 … LOG.FILES-1, the oldest dropped), or, with one file, starts again empty. */
+void log_limit(unsigned long long max_size, int max_files) {
+  log_max = max_size;
+  log_files = max_files > 0 ? max_files : 1;
+}
+
+static void log_rotate(void) {
+  char from[4200], to[4200];
+  if (log_files <= 1) {
+    if (ftruncate(log_fd, 0) == 0) log_size = 0;
+    return;
+  }
+  for (int i = log_files - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", log_file);
+    else snprintf(from, sizeof from, "%s.%d", log_file, i - 1);
+    snprintf(to, sizeof to, "%s.%d", log_file, i);
+    rename(from, to);  /* a missing older file is no error */
+  }
+  int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;  /* keep writing to the renamed file rather than lose output */
+  close(log_fd);
+  log_fd = fd;
+  log_size = 0;
 }
 
 void now_rfc3339(char *out, size_t n) {
@@ -60,6 +92,8 @@ static void emit_line(int stream, const char *data, size_t n) {
   o += (size_t)snprintf(out + o, cap - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream ? "stderr" : "stdout", ts);
   write_all(log_fd, out, o);
   free(out);
+  log_size += o;
+  if (log_max && log_size >= log_max) log_rotate();
 }
 
 /* Splits DATA into lines (each logged with its newline, as docker does); keeps a partial line pending. */

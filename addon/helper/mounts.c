@@ -311,6 +311,17 @@ int run_step(const struct step *s, int rootfd, struct lerr *e) {
     if (umount2(a[0], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) return fail(e, F_UMOUNT, a[0], errno);
     return 0;
   }
+  case R_SYSCTL: {
+    /* sysctl KEY VALUE (--sysctl): written to the container's /proc/sys before it is made read-only;
+     * the CLI allows only keys the container's own namespaces hold (net.*, kernel.shm*, …). */
+    char p[512];
+    if ((size_t)snprintf(p, sizeof p, "/proc/sys/%s", a[0]) >= sizeof p) return fail(e, F_SYSCTL, a[0], ENAMETOOLONG);
+    for (char *c = p + 10; *c; c++) if (*c == '.') *c = '/';
+    int fd AUTOCLOSE = open_in_root(rootfd, p, O_WRONLY);
+    if (fd < 0) return fail(e, F_SYSCTL, a[0], errno);
+    if (write_all(fd, a[1], strlen(a[1])) < 0) return fail(e, F_SYSCTL, a[0], errno);
+    return 0;
+  }
   case R_RMTREE: return rmtree(a[0], e);
   case R_RMDIR_CGROUP: return rmdir_cgroup(a[0], e);
   case R_KILL_PIDFILE: {

@@ -176,6 +176,15 @@ static int apply(struct plan *p, enum phase *phase, const struct step *r, struct
       if (grow(&p->groups, &p->ngroups, &p->cap_groups, (size_t)argc, sizeof *p->groups, e) < 0) return -1;
       for (int i = 0; i < argc; i++) p->groups[p->ngroups++] = (gid_t)num(a[i]);
       return 0;
+    case R_RLIMIT:
+      if (p->nrlimits >= 16) return failf(e, F_PARSE_PLAN, r->op, E2BIG, "more than 16 limits");
+      /* "unlimited" is RLIM_INFINITY; numbers as the CLI checked them */
+      p->rlimits[p->nrlimits].name = a[0];
+      p->rlimits[p->nrlimits].soft = !strcmp(a[1], "unlimited") ? ~0ULL : strtoull(a[1], NULL, 10);
+      p->rlimits[p->nrlimits].hard = !strcmp(a[2], "unlimited") ? ~0ULL : strtoull(a[2], NULL, 10);
+      p->nrlimits++;
+      return 0;
+    case R_LOG_MAX: p->log_max_size = num(a[0]); p->log_max_files = (int)(num(a[1]) & 0xff); return 0;
     case R_CWD: p->cwd = a[0]; return 0;
     case R_ENV: return append_strs(&p->env, &p->nenv, &p->cap_env, argc, a, e);
     case R_ARGV: return append_strs(&p->argv, &p->nargv, &p->cap_argv, argc, a, e);

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -172,6 +173,18 @@ static void run_as_init(pid_t child) {
   }
 }
 
+/* setrlimit(2)'s resources by the names --ulimit uses (docker-run(1), bash's ulimit). */
+static int rlimit_resource(const char *name) {
+  static const struct { const char *n; int r; } t[] = {
+    { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU }, { "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE },
+    { "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
+    { "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
+    { "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK }, { "as", RLIMIT_AS },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) if (!strcmp(t[i].n, name)) return t[i].r;
+  return -1;
+}
+
 int setup_process_and_exec(struct plan *p, int errfd) {
   struct lerr e = {0};
   if (p->cwd && chdir(p->cwd) < 0) {
@@ -184,6 +197,17 @@ int setup_process_and_exec(struct plan *p, int errfd) {
     fail(&e, F_CHDIR, p->cwd ? p->cwd : "/", EACCES);
     snprintf(e.detail, sizeof e.detail, "the working directory is outside the container's root filesystem");
     send_err_and_exit(errfd, &e, 125);
+  }
+  /* --ulimit: as root of the user namespace, which cannot raise a hard limit past the one it was
+   * given (setrlimit(2): CAP_SYS_RESOURCE in the initial namespace) — the CLI checked that already. */
+  for (int i = 0; i < p->nrlimits; i++) {
+    int res = rlimit_resource(p->rlimits[i].name);
+    struct rlimit rl = { (rlim_t)p->rlimits[i].soft, (rlim_t)p->rlimits[i].hard };
+    if (res < 0) { failf(&e, F_SETRLIMIT, p->rlimits[i].name, EINVAL, "unknown resource"); send_err_and_exit(errfd, &e, 125); }
+    if (setrlimit(res, &rl) < 0) {
+      failf(&e, F_SETRLIMIT, p->rlimits[i].name, errno, "above the hard limit lodger itself runs with");
+      send_err_and_exit(errfd, &e, 125);
+    }
   }
   /* Bounding set and PR_SET_KEEPCAPS while still root of the namespace (caps.c). */
   if (security_before_ids(p->sec, &e) < 0) send_err_and_exit(errfd, &e, 125);

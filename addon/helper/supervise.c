@@ -312,6 +312,7 @@ int cmd_run(struct plan *p, int ctlfd) {
   int sfd = signal_fd(&e);
   if (sfd < 0) { report_error(&e); return 125; }
   if (detached && p->log_path && log_open(p->log_path) < 0) { fail(&e, "open-log", p->log_path, errno); report_error(&e); return 125; }
+  if (detached && p->log_max_size) log_limit(p->log_max_size, p->log_max_files);
   /* Bound while we are still the user (before userns_enter): the socket is then the user's, whatever id
    * the container's root maps to (--userns=keep-id), so the user's `lodger attach` may connect. */
   if (detached && p->attach_path && attach_listen(p->attach_path, &e) < 0) { report_error(&e); return 125; }

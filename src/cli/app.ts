@@ -50,6 +50,11 @@ export const COMMAND_MODULES = {
   top: async () => [(await import('./commands/top')).TopCommand],
   unpause: async () => [(await import('./commands/unpause')).UnpauseCommand],
   version: async () => [(await import('./commands/version')).VersionCommand],
+  volumeCreate: async () => [(await import('./commands/volume/create')).VolumeCreateCommand],
+  volumeInspect: async () => [(await import('./commands/volume/inspect')).VolumeInspectCommand],
+  volumeLs: async () => [(await import('./commands/volume/ls')).VolumeLsCommand],
+  volumePrune: async () => [(await import('./commands/volume/prune')).VolumePruneCommand],
+  volumeRm: async () => [(await import('./commands/volume/rm')).VolumeRmCommand],
   wait: async () => [(await import('./commands/wait')).WaitCommand],
 } satisfies Record<string, () => Promise<CommandClass[]>>;
 
@@ -98,6 +103,7 @@ export const BY_WORD: Record<string, CommandModule[]> = {
   top: ['top'],
   unpause: ['unpause'],
   version: ['version'],
+  volume: ['volumeCreate', 'volumeInspect', 'volumeLs', 'volumePrune', 'volumeRm'],
   wait: ['wait'],
 };
 

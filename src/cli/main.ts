@@ -18,6 +18,12 @@ async function main(argv: string[]): Promise<number> {
     await syncStoreLayers(storePaths(argv[1]));
     return 0;
   }
+  if (argv[0] === '__healthcheck') {
+    // A container's health checker, started with it (containers/health.ts startHealthChecker).
+    const [{ healthCheckerMain }, { storePaths }] = await Promise.all([import('../containers/health'), import('../storage/paths')]);
+    await healthCheckerMain(storePaths(argv[1]), argv[2]);
+    return 0;
+  }
   const { runCli } = await import('./app');
   return runCli(argv);
 }

@@ -1,4 +1,5 @@
 // Builds the helper plan for a container: namespaces, id maps, rootfs assembly, /dev /proc /sys, binds, the process.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { overlayOptions } from '../storage/driver';
@@ -7,7 +8,8 @@ import { checkUserMapped, hostIdFor, type IdMapping } from '../helper/idmap';
 import { keepIdEtcFiles } from './keepId';
 import { bindFlags } from '../devices/devices';
 import { fuseOverlayExtraOptions, imageLowerDirs, imageUnmount } from './imageLayers';
-import { Plan, type ProcessPlan } from '../helper/plan';
+import { Plan, type MountFlag, type ProcessPlan } from '../helper/plan';
+import { rlimitArgs } from './processFlags';
 import type { Namespace } from '../helper/steps';
 import { securityRecords, securitySettings, type SecurityConfig } from '../security/security';
 
@@ -58,13 +60,25 @@ export function containerRootfs(store: StorePaths, rec: ContainerRecord): string
   return path.join(dir, rec.Driver === 'vfs' ? 'rootfs' : 'merged');
 }
 
+/** A tmpfs's mount flags and data from its recorded options (mounts.ts): the flags the helper knows, the rest is data. */
+function tmpfsArgs(opts: string): [MountFlag[], string] {
+  const all = opts.split(',').filter(Boolean);
+  const flags = ['ro', 'nosuid', 'nodev', 'noexec'];
+  return [all.filter((o) => flags.includes(o)) as MountFlag[], all.filter((o) => !flags.includes(o)).join(',')];
+}
+
 export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const { rec, store } = i;
   checkUserMapped(i.mapping, i.process.uid, i.process.gid, i.process.groups);
   const dir = containerDir(store, rec.Id);
   const rootfs = containerRootfs(store, rec);
   const hostNet = rec.HostConfig.NetworkMode === 'host';
-  const ns: Namespace[] = ['mnt', 'pid', 'uts', 'ipc', 'cgroup'];
+  const hc = rec.HostConfig;
+  // --pid/--ipc/--uts host: the helper's own (the host's) namespace is kept (processFlags.ts).
+  const hostPid = hc.PidMode === 'host';
+  const hostIpc = hc.IpcMode === 'host';
+  const hostUts = hc.UTSMode === 'host';
+  const ns: Namespace[] = ['mnt', ...(hostPid ? [] : ['pid' as const]), ...(hostUts ? [] : ['uts' as const]), ...(hostIpc ? [] : ['ipc' as const]), 'cgroup'];
   // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
   if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
@@ -79,7 +93,12 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   }
 
   plan.inPhase('setup');
-  plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  // procfs may be mounted only by a user namespace that owns the pid namespace (proc(5), mount(2)
+  // EPERM): with --pid host the host's /proc is bound instead, its masked paths masked as below.
+  if (hostPid) plan.bind('/proc', '/proc', ['rec', 'nosuid', 'nodev', 'noexec']);
+  else plan.mount('proc', '/proc', 'proc', ['nosuid', 'nodev', 'noexec']);
+  // --sysctl: into the container's own namespaces' /proc/sys, before it is made read-only below.
+  for (const [k, v] of Object.entries(hc.Sysctls ?? {})) plan.sysctl(k, v);
   plan.mount('tmpfs', '/dev', 'tmpfs', ['nosuid', 'strictatime'], 'mode=755,size=65536k');
   // Device nodes cannot be created in a user namespace; bind the host's harmless ones (as runc rootless does).
   for (const d of HOST_DEVICES) plan.bind(`/dev/${d}`, `/dev/${d}`);
@@ -88,8 +107,15 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const ttyGid = hostIdFor(i.mapping.gid, 5) !== undefined ? ',gid=5' : '';
   plan.mount('devpts', '/dev/pts', 'devpts', ['nosuid', 'noexec'], `newinstance,ptmxmode=0666,mode=0620${ttyGid}`);
   plan.symlink('pts/ptmx', '/dev/ptmx');
-  plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], 'mode=1777,size=65536k');
-  plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  if (hostIpc) {
+    // The host's IPC namespace: its POSIX shared memory and message queues are the host's files
+    // (mqueue can be mounted only by the IPC namespace's owner, mq_overview(7)); a host without an
+    // mqueue mount (not every distribution makes one) leaves the container without it.
+    for (const d of ['/dev/shm', '/dev/mqueue']) if (fs.existsSync(d)) plan.bind(d, d, ['rec']);
+  } else {
+    plan.mount('shm', '/dev/shm', 'tmpfs', ['nosuid', 'nodev', 'noexec'], `mode=1777,size=${Math.ceil((hc.ShmSize || 64 << 20) / 1024)}k`);
+    plan.mount('mqueue', '/dev/mqueue', 'mqueue', ['nosuid', 'nodev', 'noexec']);
+  }
   plan.symlink('/proc/self/fd', '/dev/fd');
   plan.symlink('/proc/self/fd/0', '/dev/stdin');
   plan.symlink('/proc/self/fd/1', '/dev/stdout');
@@ -104,8 +130,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   for (const f of ['hostname', 'hosts', 'resolv.conf']) plan.bind(path.join(dir, f), `/etc/${f}`);
   if (rec.HostConfig.UsernsMode === 'keep-id') for (const [host, at] of keepIdEtcFiles(dir)) plan.bind(host, at);
   for (const m of rec.Mounts) {
-    if (m.Type !== 'bind') continue;
-    plan.bind(m.Source, m.Destination, bindFlags(m));
+    if (m.Type === 'tmpfs') plan.mount('tmpfs', m.Destination, 'tmpfs', ...tmpfsArgs(m.TmpfsOptions ?? ''));
+    else plan.bind(m.Source, m.Destination, bindFlags(m));  // a volume is its _data directory, bound
   }
   plan.mkdir(i.process.cwd);
   if (!rec.HostConfig.Privileged && !securitySettings(rec.HostConfig.SecurityOpt ?? []).unmaskSystemPaths) {
@@ -122,9 +148,17 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
     plan.rmtree(i.runtimeDir);
   }
   if (rec.Driver !== 'vfs') { plan.umount(rootfs); imageUnmount(plan, store, rec); }
-  if (i.removeOnExit) plan.rmtree(dir);
+  if (i.removeOnExit) {
+    plan.rmtree(dir);
+    // --rm takes the container's anonymous volumes along, as Docker does (not named ones, not
+    // --volumes-from ones: those records carry no Anonymous mark). Done here, in the user namespace,
+    // because their files are subuid-owned.
+    for (const m of rec.Mounts) if (m.Type === 'volume' && m.Anonymous) plan.rmtree(path.dirname(m.Source));
+  }
 
-  plan.rootfs(rootfs).hostname(rec.Config.Hostname);
+  plan.rootfs(rootfs);
+  if (!hostUts) plan.hostname(rec.Config.Hostname);
+  for (const u of hc.Ulimits ?? []) plan.rlimit(...rlimitArgs(u));
   if (i.cgroupPath) plan.cgroup(i.cgroupPath);
   if (i.waitForGo) plan.waitForGo();
   if (i.joinNetnsPid) plan.joinNetns(i.joinNetnsPid);

@@ -1,10 +1,11 @@
 // `create` (and the first half of `run`): checks the options, writes the container record and its directories.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LodgerError, fsError } from '../errors';
 import type { Reporter } from '../events';
 import { DEFAULT_PATH, type ImageConfig } from '../oci/config';
-import { containerDir, createContainerRecord, newContainerId, type ContainerRecord, type MountRecord } from '../storage/containers';
+import { containerDir, createContainerRecord, newContainerId, readContainer, resolveContainer, type ContainerRecord, type MountRecord } from '../storage/containers';
 import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
 import { imageLayerDirs } from '../storage/layers';
@@ -20,6 +21,12 @@ import { writeKeepIdEtc } from './keepId';
 import { labelMap, resourceFlags, type CreateOptions } from './options';
 import { dockerBodyFromCreateOptions } from './createBody';
 import { checkSecurityOptions } from '../security/security';
+import { collectMounts, inheritMounts, resolveMounts, volumesFromRef } from './mounts';
+import { runOnContainerFs } from './containerFs';
+import { healthConfig } from './healthConfig';
+import { imagePlatform } from './runImage';
+import { formatPlatform } from '../image/platform';
+import { parseLogOpts, checkCidfile, checkNamespaceMode, checkStopSignal, parseShmSize, parseStopTimeout, parseSysctls, parseUlimits, writeCidfile } from './processFlags';
 
 /** `-e K=V`, `-e K` (from our environment, skipped when unset) and --env-file lines, in Docker's order. */
 export function parseEnv(env: string[], envFiles: string[]): string[] {
@@ -50,21 +57,6 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...map.values()];
 }
 
-/** `-v SRC:DST[:ro|rw|z|Z…]` for host directories and files; the source must exist (as podman requires). */
-export function parseVolume(spec: string): MountRecord {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw new LodgerError('BAD_VOLUME', `-v ${spec}: expected SRC:DST[:ro]`);
-  const [src, dst, opts = ''] = parts;
-  if (!src.startsWith('/') && !src.startsWith('.')) throw new LodgerError('BAD_VOLUME', `-v ${spec}: named volumes are not supported; give a host path (absolute or ./relative)`);
-  if (!dst.startsWith('/')) throw new LodgerError('BAD_VOLUME', `-v ${spec}: the container path must be absolute`);
-  const source = path.resolve(src);
-  if (!fs.existsSync(source)) throw new LodgerError('BIND_SOURCE', `-v ${spec}: bind mount source ${source} does not exist — create it first or fix the path`);
-  const flags = opts.split(',').filter(Boolean);
-  for (const f of flags) if (!['ro', 'rw', 'z', 'Z', 'rbind', 'bind', 'rprivate', 'private'].includes(f)) throw new LodgerError('BAD_VOLUME', `-v ${spec}: unknown option "${f}"`);
-  const ro = flags.includes('ro');
-  return { Type: 'bind', Source: source, Destination: path.posix.normalize(dst), Mode: ro ? 'ro' : '', RW: !ro, Propagation: 'rprivate' };
-}
-
 /** Docker's command rules: --entrypoint replaces the image's and drops its Cmd; args replace Cmd. */
 export function resolveCommand(cfg: ImageConfig, command: string[], entrypoint?: string): { entrypoint: string[] | null; cmd: string[] | null } {
   const image = cfg.config ?? {};
@@ -86,7 +78,9 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   if (!(entrypoint?.length || cmd?.length)) throw new LodgerError('NO_COMMAND', `no command specified for image ${o.image} — give one after the image name`);
   // Devices first: a missing device or CDI spec fails before anything is probed or written.
   const dev = resolveDeviceRequests(o.devices ?? []);
-  const mounts = [...o.volumes.map(parseVolume), ...dev.mounts];
+  // Parsed and checked before anything is written; volumes are made just before the record (mounts.ts).
+  const mountSpecs = collectMounts({ volumes: o.volumes, mounts: o.mounts, tmpfs: o.tmpfs, imageVolumes: Object.keys(cfg.config?.Volumes ?? {}) });
+  const inherited = o.volumesFrom.flatMap((spec) => inheritMounts(spec, volumesFromMounts(p, spec)));
   const securityOpt = checkSecurityOptions(o);
   const cgMode = cgroupsMode(o.cgroups);
   const id = newContainerId();
@@ -98,11 +92,28 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   checkDriverFor(src, driver);
   const network = o.network || 'default';
   validateNetworkOptions(o);
+  const pidMode = checkNamespaceMode('--pid', o.pid);
+  const ipcMode = checkNamespaceMode('--ipc', o.ipc);
+  const utsMode = checkNamespaceMode('--uts', o.uts);
+  if (utsMode === 'host' && o.hostname) throw new LodgerError('BAD_OPTIONS', '--hostname and --uts host cannot be combined: the host name is the host\'s');
+  const ulimits = parseUlimits(o.ulimits);
+  const sysctls = parseSysctls(o.sysctls, { network, ipc: ipcMode });
+  const stopSignal = checkStopSignal(o.stopSignal);
+  const stopTimeout = parseStopTimeout(o.stopTimeout);
+  const shmSize = parseShmSize(o.shmSize);
+  checkCidfile(o.cidfile);
+  const logConfig = parseLogOpts(o.logOpts);
+  const healthcheck = healthConfig({
+    cmd: o.healthCmd, interval: o.healthInterval, timeout: o.healthTimeout, retries: o.healthRetries,
+    startPeriod: o.healthStartPeriod, startInterval: o.healthStartInterval, none: o.noHealthcheck,
+  }, cfg.config?.Healthcheck);
   const imageEnv = cfg.config?.Env ?? [];
   const env = mergeEnv(imageEnv.some((e) => e.startsWith('PATH=')) ? [] : [`PATH=${DEFAULT_PATH}`], imageEnv, dev.env, parseEnv(o.env, o.envFile));
   // Every declared option's Docker field (options.ts), then what create resolves against the image and host.
   const declared = dockerBodyFromCreateOptions(o);
   const { HostConfig: declaredHost, NetworkingConfig: _net, Image: _image, Cmd: _cmd, ...declaredConfig } = declared;
+  const vols = await resolveMounts(p, mountSpecs, inherited);
+  const mounts: MountRecord[] = [...vols.mounts, ...dev.mounts];
   const rec: ContainerRecord = {
     Id: id,
     Name: o.name ?? '',
@@ -111,7 +122,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     ImageID: image.id,
     Config: {
       ...(declaredConfig as Partial<ContainerRecord['Config']>),
-      Hostname: o.hostname ?? id.slice(0, 12),
+      Hostname: utsMode === 'host' ? os.hostname() : o.hostname ?? id.slice(0, 12),
       Domainname: '',
       // keep-id runs as the user's own uid:gid unless -u says otherwise (podman-run(1) --userns=keep-id).
       User: o.user ?? (mapping.keepId ? `${mapping.keepId.uid}:${mapping.keepId.gid}` : cfg.config?.User ?? ''),
@@ -123,7 +134,9 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Labels: { ...(cfg.config?.Labels ?? {}), ...labelMap(o.labels) },
       Tty: o.tty,
       OpenStdin: o.interactive,
-      StopSignal: cfg.config?.StopSignal,
+      StopSignal: stopSignal ?? cfg.config?.StopSignal,
+      ...(stopTimeout !== undefined ? { StopTimeout: stopTimeout } : {}),
+      ...(healthcheck ? { Healthcheck: healthcheck } : {}),
       ExposedPorts: cfg.config?.ExposedPorts,
     },
     HostConfig: {
@@ -137,21 +150,42 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
       Cgroups: cgMode,
       Devices: dev.devices,
       DeviceRequests: dev.cdi.length ? [{ Driver: 'cdi', DeviceIDs: dev.cdi }] : undefined,
+      Ulimits: ulimits,
+      Sysctls: sysctls,
+      GroupAdd: o.groupAdd,
+      ShmSize: shmSize ?? 64 * 1024 * 1024,
+      PidMode: pidMode,
+      IpcMode: ipcMode,
+      UTSMode: utsMode,
+      ...(logConfig ? { LogConfig: logConfig } : {}),
     },
     Mounts: mounts,
     Driver: driver,
     Layers: image.layers,
     SquashfsImage: src.squashfs?.file,
+    ImagePlatform: src.squashfs ? undefined : formatPlatform(imagePlatform(p, image)),
   };
-  await createContainerRecord(p, rec, (dir) => {
-    for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
-    // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
-    if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
-    adoptImageFiles(src, dir);
-    fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
-    // Provisional: a container with a network of its own gets them rewritten once it is attached.
-    writeEtcFiles(dir, rec, { kind: network });
-  });
+  try {
+    await createContainerRecord(p, rec, (dir) => {
+      // Under the store lock, as `volume rm`/`prune` check use: a volume removed since it was made above
+      // fails this create instead of leaving a record that mounts nothing.
+      for (const m of rec.Mounts) {
+        if (m.Type === 'volume' && !fs.existsSync(m.Source)) throw new LodgerError('VOLUME_NOT_FOUND', `create: volume ${m.Name} was removed meanwhile — try again`);
+      }
+      for (const d of driver === 'vfs' ? ['rootfs'] : ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
+      // keep-id: the user's own passwd/group entries, bound over the image's (containerPlan.ts).
+      if (mapping.keepId) writeKeepIdEtc(dir, src.squashfs ? [src.squashfs.metaDir] : layerDirs, mapping.keepId);
+      adoptImageFiles(src, dir);
+      fs.writeFileSync(path.join(dir, 'hostname'), rec.Config.Hostname + '\n', { mode: 0o644 });
+      // Provisional: a container with a network of its own gets them rewritten once it is attached.
+      writeEtcFiles(dir, rec, { kind: network });
+    });
+  } catch (e) {
+    // Anonymous volumes made for a container that could not be created are nobody's.
+    const { removeAnonymousVolumes } = await import('../volumes/volumes');
+    await removeAnonymousVolumes(p, vols.createdVolumes).catch(() => undefined);
+    throw e;
+  }
   if (driver === 'vfs') {
     const rootfs = path.join(containerDir(p, id), 'rootfs');
     // keep-id: the copy is owned as the container must see it — each layer file's id, as seen in the
@@ -165,5 +199,18 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     // E.g. owners a single-id mapping cannot give the copy: the user should know the copy differs.
     for (const n of notes) report?.({ kind: 'note', message: n });
   }
+  // Docker's copy-up: a new (empty) volume takes the image's files at its mount point, owners and
+  // modes kept — they are subuid-owned, so the copy runs in the worker on the container's layers.
+  if (vols.copyUp.length) {
+    await runOnContainerFs(p, rec, { write: false, snapshot: true }, 'copyup', (root) => [JSON.stringify({ root, items: vols.copyUp })]);
+  }
+  writeCidfile(o.cidfile, rec.Id);
   return { rec, image, config: cfg };
+}
+
+/** The mounts of the container a --volumes-from spec names. */
+function volumesFromMounts(p: StorePaths, spec: string): MountRecord[] {
+  const other = readContainer(p, resolveContainer(p, volumesFromRef(spec)));
+  if (!other) throw new LodgerError('NO_SUCH_CONTAINER', `--volumes-from ${spec}: no such container`);
+  return other.Mounts;
 }

@@ -31,22 +31,11 @@ const notIn = (...ok: unknown[]) => (v: unknown) => !ok.includes(v);
  * delete its line here. Zero values (what the docker CLI sends for a flag not given) always pass.
  */
 const UNSUPPORTED: Unsupported[] = [
-  { path: 'HostConfig.Mounts', flag: '--mount', asks: nonEmpty, hint: 'use -v SRC:DST[:ro] for a bind mount' },
-  { path: 'HostConfig.Tmpfs', flag: '--tmpfs', asks: nonEmpty },
-  { path: 'HostConfig.Ulimits', flag: '--ulimit', asks: nonEmpty },
-  // lodger's /dev/shm is Docker's default, 64 MiB (containerPlan.ts).
-  { path: 'HostConfig.ShmSize', flag: '--shm-size', asks: notIn(0, 64 * 1024 * 1024) },
-  { path: 'HostConfig.GroupAdd', flag: '--group-add', asks: nonEmpty },
-  { path: 'HostConfig.Sysctls', flag: '--sysctl', asks: nonEmpty },
-  { path: 'HostConfig.PidMode', flag: '--pid', asks: notIn('', 'private') },
-  { path: 'HostConfig.IpcMode', flag: '--ipc', asks: notIn('', 'private', 'shareable') },
-  { path: 'HostConfig.UTSMode', flag: '--uts', asks: notIn('', 'private') },
   { path: 'HostConfig.CgroupnsMode', flag: '--cgroupns', asks: notIn('', 'private') },
   // Every lodger container has a user namespace of its own; `host` (no remapping) cannot be had.
   { path: 'HostConfig.UsernsMode', flag: '--userns', asks: notIn('', 'single', 'keep-id', 'auto'), hint: 'lodger knows --userns=single and --userns=keep-id' },
   { path: 'HostConfig.Cgroup', flag: '--cgroup', asks: nonEmpty },
   { path: 'HostConfig.CgroupParent', flag: '--cgroup-parent', asks: nonEmpty },
-  { path: 'HostConfig.VolumesFrom', flag: '--volumes-from', asks: nonEmpty },
   { path: 'HostConfig.VolumeDriver', flag: '--volume-driver', asks: nonEmpty },
   { path: 'HostConfig.Links', flag: '--link', asks: nonEmpty, hint: 'put the containers on one network (lodger network create) and use their names' },
   { path: 'HostConfig.CpuPeriod', flag: '--cpu-period', asks: nonEmpty, hint: 'use --cpus' },
@@ -75,22 +64,9 @@ const UNSUPPORTED: Unsupported[] = [
   { path: 'HostConfig.ReadonlyPaths', flag: 'ReadonlyPaths', asks: nonEmpty },
   // Containers' output goes to lodger's own log file, which `logs` reads (logs.ts).
   { path: 'HostConfig.LogConfig.Type', flag: '--log-driver', asks: notIn('', 'json-file', 'local') },
-  { path: 'HostConfig.LogConfig.Config', flag: '--log-opt', asks: nonEmpty },
-  // Compose lists its bind mounts' destinations here too; only a path no bind covers is an anonymous volume.
-  { path: 'Volumes', flag: '-v PATH (an anonymous volume)', asks: (v, b) => anonymousVolumes(v, b).length > 0, hint: 'bind a host directory: -v /host/dir:PATH' },
-  { path: 'Healthcheck.Test', flag: '--health-cmd', asks: (v) => nonEmpty(v) && !(Array.isArray(v) && v[0] === 'NONE') },
-  { path: 'StopSignal', flag: '--stop-signal', asks: nonEmpty },
-  { path: 'StopTimeout', flag: '--stop-timeout', asks: (v) => typeof v === 'number' },
   { path: 'Domainname', flag: '--domainname', asks: nonEmpty },
   { path: 'MacAddress', flag: '--mac-address', asks: nonEmpty },
 ];
-
-/** Config.Volumes paths that no HostConfig.Binds entry (SRC:DST[:opts]) mounts over. */
-function anonymousVolumes(volumes: unknown, body: ContainerCreateBody): string[] {
-  if (typeof volumes !== 'object' || volumes === null) return [];
-  const bound = new Set(readStrings(body, 'HostConfig.Binds').map((b) => b.split(':')[1]));
-  return Object.keys(volumes).filter((p) => !bound.has(p));
-}
 
 function refuse(flag: string, path: string, value: unknown, hint?: string): LodgerError {
   return new LodgerError('UNSUPPORTED_OPTION', `container create: lodger does not support ${flag} (${path}=${JSON.stringify(value)})${hint ? ` — ${hint}` : ''}`);
@@ -100,7 +76,7 @@ function refuse(flag: string, path: string, value: unknown, hint?: string): Lodg
 function checkSupported(body: ContainerCreateBody): void {
   for (const u of UNSUPPORTED) {
     const v = getField(body, u.path);
-    if (v !== undefined && u.asks(v, body)) throw refuse(u.flag, u.path, u.path === 'Volumes' ? anonymousVolumes(v, body) : v, u.hint);
+    if (v !== undefined && u.asks(v, body)) throw refuse(u.flag, u.path, v, u.hint);
   }
   const requests = getField(body, 'HostConfig.DeviceRequests');
   for (const r of Array.isArray(requests) ? requests as ContainerCreateBody[] : []) {

@@ -7,6 +7,7 @@ import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
 import { processSpec } from './start';
+import { startHealthChecker } from './healthState';
 
 export function logPath(p: StorePaths, id: string): string {
   return path.join(containerDir(p, id), 'ctr.log');
@@ -32,4 +33,5 @@ export async function startDetached(p: StorePaths, rec: ContainerRecord, mapping
     throw helperFailureToError(h.events.errors[0], { user: mapping.user });
   }
   h.release();
+  startHealthChecker(p, rec);
 }

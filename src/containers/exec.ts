@@ -1,6 +1,6 @@
 // `exec`: runs a process in a running container by joining every namespace of its init (and its cgroup).
 import { EXIT_CANNOT_INVOKE, LodgerError } from '../errors';
-import { liveState, readState } from '../storage/containers';
+import { liveState, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
 import type { ContainerIO } from './containerIO';
 import { mergeEnv, parseEnv } from './create';
@@ -28,16 +28,8 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions,
   if (!st.Running) throw new LodgerError('NOT_RUNNING', `container ${rec.Name} is not running — start it first ("lodger start ${rec.Name}")`, EXIT_CANNOT_INVOKE);
   if (st.Paused) throw new LodgerError('PAUSED', `container ${rec.Name} is paused — unpause it first`, EXIT_CANNOT_INVOKE);
   if (o.command.length === 0) throw new LodgerError('NO_COMMAND', 'exec needs a command');
-  const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
-  checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
-  proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
-  const plan = new Plan().join(st.Pid, ['user', 'mnt', 'pid', 'uts', 'ipc', 'cgroup', ...(rec.HostConfig.NetworkMode !== 'host' ? ['net' as const] : [])]);
-  if (st.CgroupPath) plan.cgroup(st.CgroupPath);
-  // With a single-id mapping setgroups(2) is denied in the container's user namespace.
-  if (rec.HostConfig.UsernsMode === 'single') plan.setgroupsDeny();
-  // The exec'd process gets the container's capabilities and seccomp filter, never more.
   const tty = o.tty ? { rows: io.ttySize?.rows ?? 24, cols: io.ttySize?.cols ?? 80 } : undefined;
-  plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
+  const plan = execPlan(p, rec, st, o, tty);
   if (o.detach) plan.detach('/dev/null');
   const ends: [StdioEnd, StdioEnd, StdioEnd] = o.detach ? ['ignore', 'ignore', 'ignore'] : [o.interactive || o.tty ? io.stdin : 'ignore', io.stdout, io.stderr];
   const slots = ends.map(stdioSlot) as [StdioSlot, StdioSlot, StdioSlot];
@@ -58,4 +50,22 @@ export async function execInContainer(p: StorePaths, id: string, o: ExecOptions,
     throw code === 126 || code === 127 ? new LodgerError(e.code, e.message, code) : e;
   }
   return code;
+}
+
+/** The helper plan of a process joining the running container REC (whose state is ST): its namespaces, cgroup, user, capabilities. */
+export function execPlan(p: StorePaths, rec: ContainerRecord, st: ContainerState, o: Omit<ExecOptions, 'detach'>, tty?: { rows: number; cols: number }): Plan {
+  const proc = processSpec(p, rec, { user: o.user, cwd: o.workdir, argv: o.command });
+  checkUserMapped(callerMapping(rec.HostConfig.UsernsMode || undefined), proc.uid, proc.gid, proc.groups);
+  proc.env = mergeEnv(proc.env, o.tty ? ['TERM=xterm'] : [], parseEnv(o.env, o.envFile));
+  // The namespaces the container has of its own: those it shares with the host (--pid/--ipc/--uts host,
+  // --network host) are ours already, and setns(2) into the host's would need the host's root.
+  const hc = rec.HostConfig;
+  const own = (['pid', 'uts', 'ipc'] as const).filter((n) => ({ pid: hc.PidMode, uts: hc.UTSMode, ipc: hc.IpcMode })[n] !== 'host');
+  const plan = new Plan().join(st.Pid, ['user', 'mnt', ...own, 'cgroup', ...(hc.NetworkMode !== 'host' ? ['net' as const] : [])]);
+  if (st.CgroupPath) plan.cgroup(st.CgroupPath);
+  // With a single-id mapping setgroups(2) is denied in the container's user namespace.
+  if (rec.HostConfig.UsernsMode === 'single') plan.setgroupsDeny();
+  // The exec'd process gets the container's capabilities and seccomp filter, never more.
+  plan.process(containerProcess(rec.HostConfig, proc, { tty, keepStdin: o.interactive, execPrivileged: o.privileged }));
+  return plan;
 }

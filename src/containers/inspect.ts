@@ -3,6 +3,13 @@ import * as path from 'node:path';
 import { containerDir, liveState, readState, type ContainerRecord } from '../storage/containers';
 import { imageConfig, imageManifest, type ImageRecord } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
+import { healthEnabled } from './healthConfig';
+import { readHealth } from './healthState';
+
+function platformObject(s: string): { os: string; architecture: string; variant?: string } {
+  const [os, architecture, variant] = s.split('/');
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
 
 export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<string, unknown> {
   const st = liveState(readState(p, rec.Id));
@@ -25,6 +32,7 @@ export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<st
       Error: st.Error,
       StartedAt: st.StartedAt,
       FinishedAt: st.FinishedAt,
+      ...(healthEnabled(rec.Config.Healthcheck) ? { Health: readHealth(p, rec.Id) ?? { Status: st.Running ? 'starting' : 'unhealthy', FailingStreak: 0, Log: [] } } : {}),
     },
     Image: rec.ImageID,
     ResolvConfPath: path.join(dir, 'resolv.conf'),
@@ -35,6 +43,8 @@ export function inspectContainer(p: StorePaths, rec: ContainerRecord): Record<st
     RestartCount: st.RestartCount ?? 0,
     Driver: rec.Driver,
     Platform: 'linux',
+    // What runs, as Docker 28 (containerd image store) shows it: the image's platform.
+    ...(rec.ImagePlatform ? { ImageManifestDescriptor: { platform: platformObject(rec.ImagePlatform) } } : {}),
     HostConfig: rec.HostConfig,
     GraphDriver: { Name: rec.Driver, Data: rec.Driver === 'vfs' ? { RootDir: path.join(dir, 'rootfs') } : { UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work'), MergedDir: path.join(dir, 'merged') } },
     Mounts: rec.Mounts,

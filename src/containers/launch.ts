@@ -42,6 +42,9 @@ export async function launchContainer(p: StorePaths, rec: ContainerRecord, mappi
   if (cgroupPath) plan.inPhase('cleanup').rmdirCgroup(cgroupPath);
   if (infraPid) plan.parentUserns(infraPid);
   if (o.detachLog) plan.detach(o.detachLog).restart(rec.HostConfig.RestartPolicy.Name || 'no', rec.HostConfig.RestartPolicy.MaximumRetryCount || 0);
+  // --log-opt max-size/max-file: the monitor rotates the log (monitor.c log_rotate).
+  const logMax = Number(rec.HostConfig.LogConfig?.Config['max-size'] ?? 0);
+  if (o.detachLog && logMax > 0) plan.logMax(logMax, Number(rec.HostConfig.LogConfig?.Config['max-file'] ?? 1));
   const h = spawnHelper('run', plan, { stdio: o.stdio, detached: !!o.detachLog, life: net.attach });
   let network: AttachedNetwork | undefined;
   if (net.attach) {

@@ -48,7 +48,9 @@ export async function stopContainer(p: StorePaths, id: string, timeoutSec?: numb
   if (!liveState(readState(p, id)).Running && !monitorAlive(readState(p, id))) return;
   markStopRequested(p, id);
   const sig = signalNumber(rec.Config.StopSignal || 'SIGTERM');
-  const t = timeoutSec ?? 10;
+  // -1 (--stop-timeout -1): no SIGKILL, as Docker; a day stands for that here.
+  const t0 = timeoutSec ?? rec.Config.StopTimeout ?? 10;
+  const t = t0 < 0 ? 86_400 : t0;
   // The longest restart back-off is 10 s (supervise.c).
   const deadline = Date.now() + 11_000;
   for (;;) {

@@ -3,6 +3,7 @@ import { LodgerError } from '../errors';
 import type { PortMapping } from '../network/ports';
 import { containerEntries, listContainerIds, liveState, readState, type ContainerRecord, type ContainerState } from '../storage/containers';
 import type { StorePaths } from '../storage/paths';
+import { healthOf } from './healthState';
 
 /** One container as `ps` sees it: times are ISO dates, ports the mappings it got at its last start. */
 export interface ContainerSummary {
@@ -18,6 +19,8 @@ export interface ContainerSummary {
   Ports: PortMapping[];
   Names: string;
   Labels: Record<string, string>;
+  /** A running container's health (--health-cmd, the image's HEALTHCHECK): Docker's State.Health.Status. */
+  Health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 function ports(p: StorePaths, rec: ContainerRecord): PortMapping[] {
@@ -50,6 +53,7 @@ export function listContainers(p: StorePaths, o: ListOptions): ContainerSummary[
       State: state.Status,
       StartedAt: state.StartedAt,
       FinishedAt: state.FinishedAt,
+      ...(healthOf(p, rec, state.Running) ? { Health: healthOf(p, rec, state.Running) } : {}),
       ExitCode: state.ExitCode,
       Ports: ports(p, rec),
       Names: rec.Name,

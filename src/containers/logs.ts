@@ -39,6 +39,8 @@ export async function streamLogs(p: StorePaths, id: string, o: LogOptions, out: 
     const running = liveState(readState(p, id)).Running;
     let st: fs.Stats | undefined;
     try { st = fs.statSync(file); } catch { /* not yet */ }
+    // Rotated or truncated by the monitor (--log-opt max-size): follow the new file from its start.
+    if (st && st.size < offset) { offset = 0; partial = ''; }
     if (st && st.size > offset) {
       const fd = fs.openSync(file, 'r');
       const buf = Buffer.alloc(st.size - offset);

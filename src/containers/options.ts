@@ -19,8 +19,10 @@
 //   4. If the body field was refused by createBody.ts (UNSUPPORTED), delete that entry.
 //   5. Test the flag (test/unit/containers/options.test.ts lists every flag) and its body mapping.
 import { parseBytes, type LimitFlags } from '../cgroups/limits';
+import { parseDuration } from './healthConfig';
+import { parseMountFlag, type MountSpec } from './mountSpec';
 import { parsePublish } from '../network/ports';
-import { getField, readBool, readInt, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
+import { getField, readBool, readInt, readObject, readString, readStringMap, readStrings, setField, badBody, type ContainerCreateBody } from './bodyFields';
 
 /** How one option travels in Docker's ContainerCreate body. */
 export interface BodyMapping<V> {
@@ -103,6 +105,7 @@ export const CONTAINER_OPTIONS = {
     to: (v, b) => { b.AttachStdout = !v; b.AttachStderr = !v; },
     from: (b) => !(readBool(b, 'AttachStdin') || readBool(b, 'AttachStdout') || readBool(b, 'AttachStderr')) || undefined,
   }),
+  attach: list('-a,--attach', 'Attach to STDIN, STDOUT or STDERR (default: all the foreground container has)', notInBody('the docker CLI attaches the streams itself (Config.AttachStdin/Stdout/Stderr follow -d and -i)')),
   rm: bool('--rm', 'Remove the container when it exits', boolAt('HostConfig.AutoRemove')),
   name: str('--name', 'Name the container', { query: 'name' }),
   interactive: bool('-i,--interactive', 'Keep stdin open', {
@@ -119,7 +122,34 @@ export const CONTAINER_OPTIONS = {
   envFile: list('--env-file', 'Read environment variables from a file', notInBody('the docker CLI reads the file and sends its lines in Env')),
   workdir: str('-w,--workdir', 'Working directory inside the container', strAt('WorkingDir')),
   user: str('-u,--user', 'User (name|uid[:group|gid])', strAt('User')),
-  volumes: list('-v,--volume', 'Bind mount SRC:DST[:ro]', listAt('HostConfig.Binds')),
+  volumes: list('-v,--volume', 'Bind mount a host path or a volume: SRC|NAME:DST[:ro][:nocopy], or DST for an anonymous volume', {
+    // The docker CLI sends `-v /path` (an anonymous volume) in Config.Volumes, the others in HostConfig.Binds.
+    to: (v, b) => {
+      setField(b, 'HostConfig.Binds', v.filter((x) => x.includes(':')));
+      const anon = v.filter((x) => !x.includes(':'));
+      if (anon.length) setField(b, 'Volumes', Object.fromEntries(anon.map((x) => [x, {}])));
+    },
+    from: (b) => {
+      const binds = readStrings(b, 'HostConfig.Binds');
+      // Compose lists its bind mounts' destinations in Volumes too: only a path nothing else mounts is anonymous.
+      const mounts = getField(b, 'HostConfig.Mounts');
+      const taken = new Set([...binds.map((x) => x.split(':')[1]), ...(Array.isArray(mounts) ? (mounts as ContainerCreateBody[]).map((m) => readString(m, 'Target')) : [])]);
+      return [...binds, ...Object.keys(readObject(b, 'Volumes') ?? {}).filter((v) => !taken.has(v))];
+    },
+  }),
+  mounts: list('--mount', 'Mount: type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]', {
+    to: (v, b) => setField(b, 'HostConfig.Mounts', v.map(mountBody)),
+    from: (b) => {
+      const m = getField(b, 'HostConfig.Mounts') ?? [];
+      if (!Array.isArray(m)) throw badBody('HostConfig.Mounts', 'a list', m);
+      return (m as ContainerCreateBody[]).map(mountFlag);
+    },
+  }),
+  tmpfs: list('--tmpfs', 'Mount a tmpfs: /path[:opts] (size=, mode=, [no]exec, …)', {
+    to: (v, b) => setField(b, 'HostConfig.Tmpfs', Object.fromEntries(v.map((x) => { const i = x.indexOf(':'); return i < 0 ? [x, ''] : [x.slice(0, i), x.slice(i + 1)]; }))),
+    from: (b) => readStringMap(b, 'HostConfig.Tmpfs').map((kv) => { const i = kv.indexOf('='); return kv.slice(i + 1) ? `${kv.slice(0, i)}:${kv.slice(i + 1)}` : kv.slice(0, i); }),
+  }),
+  volumesFrom: list('--volumes-from', "Mount another container's volumes and bind mounts: CONTAINER[:ro|rw]", listAt('HostConfig.VolumesFrom')),
   devices: list('--device', 'Add a host device HOST[:CONTAINER][:rwm], or CDI devices VENDOR/CLASS=NAME|all (specs in /etc/cdi, /var/run/cdi)', {
     to: (v, b) => {
       // A host device is an absolute path; anything else is a CDI name (devices/cdi.ts isCdiName checks it at
@@ -225,6 +255,53 @@ export const CONTAINER_OPTIONS = {
   pidsLimit: str('--pids-limit', 'Process limit', intAt('HostConfig.PidsLimit'), { resource: 'pidsLimit' }),
   blkioWeight: str('--blkio-weight', 'Block IO weight (10-1000)', intAt('HostConfig.BlkioWeight'), { resource: 'blkioWeight' }),
   cgroups: str('--cgroups', 'enabled or disabled', notInBody<string>("podman's flag; Docker has no such field")),
+  ulimits: list('--ulimit', 'Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, …), at most your own hard limit', {
+    to: (v, b) => setField(b, 'HostConfig.Ulimits', v.map((u) => {
+      const [name, rest = ''] = u.split('=');
+      const [soft, hard = soft] = rest.split(':');
+      const n = (x: string) => (x === 'unlimited' ? -1 : Number(x));
+      return { Name: name, Soft: n(soft), Hard: n(hard) };
+    })),
+    from: (b) => {
+      const u = getField(b, 'HostConfig.Ulimits') ?? [];
+      if (!Array.isArray(u)) throw badBody('HostConfig.Ulimits', 'a list', u);
+      return (u as ContainerCreateBody[]).map((x) => `${readString(x, 'Name')}=${readInt(x, 'Soft')}:${readInt(x, 'Hard')}`);
+    },
+  }),
+  sysctls: list('--sysctl', 'Namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)', {
+    to: (v, b) => setField(b, 'HostConfig.Sysctls', labelMap(v)),
+    from: (b) => readStringMap(b, 'HostConfig.Sysctls'),
+  }),
+  groupAdd: list('--group-add', 'Additional group (name in the image, or gid)', listAt('HostConfig.GroupAdd')),
+  stopSignal: str('--stop-signal', "Signal `stop` sends first (default the image's, else SIGTERM)", strAt('StopSignal')),
+  stopTimeout: str('--stop-timeout', 'Seconds `stop` waits before SIGKILL (default 10)', intAt('StopTimeout')),
+  shmSize: str('--shm-size', 'Size of /dev/shm (default 64m)', bytesAt('HostConfig.ShmSize')),
+  cidfile: str('--cidfile', 'Write the container id to this file (which must not exist)', notInBody<string>('the docker CLI writes the file itself')),
+  pid: str('--pid', 'PID namespace: host, or a private one (default)', strAt('HostConfig.PidMode')),
+  ipc: str('--ipc', 'IPC namespace: host, private (default), shareable', strAt('HostConfig.IpcMode')),
+  uts: str('--uts', 'UTS namespace: host, or a private one (default)', strAt('HostConfig.UTSMode')),
+  healthCmd: str('--health-cmd', 'Command to check health (run with /bin/sh -c)', {
+    to: (v, b) => setField(b, 'Healthcheck.Test', ['CMD-SHELL', v]),
+    // The exec form (CMD) an API client may send becomes the same words through the shell.
+    from: (b) => {
+      const t = getField(b, 'Healthcheck.Test');
+      if (!Array.isArray(t) || t.length < 2 || (t[0] !== 'CMD-SHELL' && t[0] !== 'CMD')) return undefined;
+      return t[0] === 'CMD-SHELL' ? String(t[1]) : (t.slice(1) as string[]).map(shellQuote).join(' ');
+    },
+  }),
+  healthInterval: str('--health-interval', 'Time between checks (ms|s|m|h), default 30s', durationAt('Healthcheck.Interval')),
+  healthTimeout: str('--health-timeout', 'Longest a check may run, default 30s', durationAt('Healthcheck.Timeout')),
+  healthRetries: str('--health-retries', 'Failures in a row before unhealthy, default 3', intAt('Healthcheck.Retries')),
+  healthStartPeriod: str('--health-start-period', 'Start-up time whose failures do not count, default 0s', durationAt('Healthcheck.StartPeriod')),
+  healthStartInterval: str('--health-start-interval', 'Time between checks during the start period, default 5s', durationAt('Healthcheck.StartInterval')),
+  noHealthcheck: bool('--no-healthcheck', "Disable the image's HEALTHCHECK", {
+    to: (v, b) => { if (v) setField(b, 'Healthcheck', { Test: ['NONE'] }); },
+    from: (b) => { const t = getField(b, 'Healthcheck.Test'); return (Array.isArray(t) && t[0] === 'NONE') || undefined; },
+  }),
+  logOpts: list('--log-opt', 'Log file options: max-size=SIZE, max-file=N (json-file)', {
+    to: (v, b) => { if (v.length) setField(b, 'HostConfig.LogConfig', { Type: 'json-file', Config: labelMap(v) }); },
+    from: (b) => readStringMap(b, 'HostConfig.LogConfig.Config'),
+  }),
   platform: str('--platform', 'os/arch[/variant] of the image to pull', { query: 'platform' }),
   pull: str<'missing' | 'always' | 'never'>('--pull', 'missing (default), always or never', notInBody('the docker CLI pulls itself when create answers 404')),
 } as const;
@@ -304,4 +381,52 @@ function publishSpecs(b: ContainerCreateBody): string[] {
     }
   }
   return out;
+}
+
+/** A Go duration flag (30s) ↔ nanoseconds in the body; a bad value is left out here and refused by health.ts at create. */
+function durationAt(path: string): BodyMapping<string> {
+  return {
+    to: (v, b) => {
+      try { setField(b, path, parseDuration(path, v)); } catch { /* refused at create */ }
+    },
+    from: (b) => { const n = readInt(b, path); return n ? `${n}ns` : undefined; },
+  };
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/** `--mount` as HostConfig.Mounts has it (Docker's mount.Mount), parsed by mounts.ts. */
+function mountBody(spec: string): Record<string, unknown> {
+  let m: MountSpec;
+  try { m = parseMountFlag(spec); } catch { return { Type: 'invalid', Target: spec }; }  // refused again at create, with the reason
+  const out: Record<string, unknown> = { Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly };
+  if (m.type === 'bind' && m.propagation) out.BindOptions = { Propagation: m.propagation };
+  if (m.type === 'volume' && (m.noCopy || m.labels)) out.VolumeOptions = { NoCopy: !!m.noCopy, ...(m.labels ? { Labels: m.labels } : {}) };
+  if (m.type === 'tmpfs') {
+    const data = Object.fromEntries((m.tmpfsData ?? []).map((d) => d.split('=')));
+    out.TmpfsOptions = { ...(data.size ? { SizeBytes: Number(data.size) } : {}), ...(data.mode ? { Mode: parseInt(data.mode, 8) } : {}) };
+  }
+  return out;
+}
+
+/** A HostConfig.Mounts entry from an API client as the --mount value it stands for. */
+function mountFlag(m: ContainerCreateBody): string {
+  const type = readString(m, 'Type') ?? 'volume';
+  const parts = [`type=${type}`];
+  const src = readString(m, 'Source');
+  if (src) parts.push(`src=${src}`);
+  parts.push(`dst=${readString(m, 'Target') ?? ''}`);
+  if (readBool(m, 'ReadOnly')) parts.push('readonly');
+  const prop = readString(m, 'BindOptions.Propagation');
+  if (prop) parts.push(`bind-propagation=${prop}`);
+  if (readBool(m, 'VolumeOptions.NoCopy')) parts.push('volume-nocopy');
+  for (const kv of readStringMap(m, 'VolumeOptions.Labels')) parts.push(`volume-label=${kv}`);
+  const size = readInt(m, 'TmpfsOptions.SizeBytes');
+  if (size) parts.push(`tmpfs-size=${size}`);
+  const mode = readInt(m, 'TmpfsOptions.Mode');
+  if (mode) parts.push(`tmpfs-mode=${mode.toString(8)}`);
+  // A comma inside a value must be quoted (mounts.ts reads the value as one CSV record).
+  return parts.map((p) => (p.includes(',') || p.includes('"') ? `"${p.replace(/"/g, '""')}"` : p)).join(',');
 }

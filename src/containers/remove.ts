@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LodgerError } from '../errors';
-import { containerDir, liveState, pidRunning, readState } from '../storage/containers';
+import { containerDir, liveState, pidRunning, readContainer, readState } from '../storage/containers';
 import { removeTrees } from '../storage/layers';
 import { withStoreLock } from '../storage/lock';
 import type { StorePaths } from '../storage/paths';
@@ -21,8 +21,10 @@ function markStopped(p: StorePaths, id: string): void {
   try { fs.writeFileSync(path.join(containerDir(p, id), 'stop-requested'), ''); } catch { /* gone */ }
 }
 
-export async function removeContainer(p: StorePaths, id: string, force: boolean): Promise<void> {
+/** VOLUMES: also the container's anonymous volumes no other container uses (`rm -v`). */
+export async function removeContainer(p: StorePaths, id: string, force: boolean, opts: { volumes?: boolean } = {}): Promise<void> {
   const st = liveState(readState(p, id));
+  const anonymous = opts.volumes ? (readContainer(p, id)?.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Anonymous).map((m) => m.Name!) : [];
   if (st.Running) {
     if (!force) throw new LodgerError('CONTAINER_RUNNING', `container ${id.slice(0, 12)} is running — stop it first ("lodger stop ${id.slice(0, 12)}") or use "lodger rm -f"`);
     const target = st.MonitorPid || st.Pid;
@@ -48,4 +50,8 @@ export async function removeContainer(p: StorePaths, id: string, force: boolean)
     if (fs.existsSync(containerDir(p, id))) fs.renameSync(containerDir(p, id), trash);
   });
   await removeTrees([trash]);
+  if (anonymous.length) {
+    const { removeAnonymousVolumes } = await import('../volumes/volumes');
+    await removeAnonymousVolumes(p, anonymous);
+  }
 }

@@ -1,10 +1,9 @@
 // `run`: create the container, then start it attached (or hand it to a monitor with -d).
 import { LodgerError } from '../errors';
 import type { Reporter } from '../events';
-import { isSquashfsRef } from '../image/squashfsImage';
-import { findImage } from '../storage/images';
 import type { StorePaths } from '../storage/paths';
 import { createContainer } from './create';
+import { ensureRunImage } from './runImage';
 import { checkSecurityOptions } from '../security/security';
 import type { CreateOptions } from './options';
 import type { ContainerIO } from './containerIO';
@@ -24,6 +23,18 @@ export function warnMapping(m: { warning?: string }, report: Reporter | undefine
 export type RunResult = { detached: false; id: string; exitCode: number } | { detached: true; id: string };
 
 /**
+ * `-a stdin|stdout|stderr` (docker-run(1)): only the streams named are attached; the others are not
+ * relayed (a foreground lodger container has no log to keep them in). None named: all of them.
+ */
+export function attachStreams(names: string[], detach: boolean, io: ContainerIO): ContainerIO {
+  if (names.length === 0) return io;
+  if (detach) throw new LodgerError('BAD_OPTIONS', 'conflicting options: -a and -d — a detached container is attached to nothing');
+  const want = new Set(names.map((n) => n.toLowerCase()));
+  for (const n of want) if (!['stdin', 'stdout', 'stderr'].includes(n)) throw new LodgerError('BAD_OPTIONS', `-a ${n}: expected stdin, stdout or stderr`);
+  return { ...io, stdin: want.has('stdin') ? io.stdin : 'ignore', stdout: want.has('stdout') ? io.stdout : 'ignore', stderr: want.has('stderr') ? io.stderr : 'ignore' };
+}
+
+/**
  * `run`: pulls the image when needed, creates the container and starts it — attached to IO (its
  * stdio, terminal size, signals) until it exits, or, with -d, under its monitor.
  */
@@ -39,11 +50,8 @@ export async function runContainer(p: StorePaths, o: CreateOptions, io: Containe
   }
   // Bad flags fail before anything is downloaded.
   checkSecurityOptions(o);
-  // A squashfs file given by its path is never pulled (squashfsImage.ts).
-  if (!isSquashfsRef(o.image) && (o.pull === 'always' || (o.pull !== 'never' && !findImage(p, o.image)))) {
-    const { ensureImage } = await import('../image/pull');
-    await ensureImage(p, o.image, o.pull ?? 'missing', { platform: o.platform, report });
-  }
+  const attached = attachStreams(o.attach, o.detach, io);
+  await ensureRunImage(p, o, report);
   const { rec } = await createContainer(p, o, mapping, report);
   try {
     if (o.detach) {
@@ -51,13 +59,13 @@ export async function runContainer(p: StorePaths, o: CreateOptions, io: Containe
       await startDetached(p, rec, mapping);
       return { detached: true, id: rec.Id };
     }
-    return { detached: false, id: rec.Id, exitCode: await startForeground(p, rec, mapping, io) };
+    return { detached: false, id: rec.Id, exitCode: await startForeground(p, rec, mapping, attached) };
   } catch (e) {
     // --rm: a container that failed to start (e.g. -u names a user the image lacks, found only once the
     // record exists) is removed like one that ran; the helper's own cleanup covers failures after it started.
     if (o.rm) {
       const { removeContainer } = await import('./remove');
-      await removeContainer(p, rec.Id, true).catch(() => undefined);
+      await removeContainer(p, rec.Id, true, { volumes: true }).catch(() => undefined);
     }
     throw e;
   }

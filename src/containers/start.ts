@@ -13,7 +13,8 @@ import { mergeEnv } from './create';
 import { launchContainer } from './launch';
 import { helperFailureToError } from '../helper/helperErrors';
 import type { IdMapping } from '../helper/idmap';
-import { resolveUser } from './imageUser';
+import { parseGroup, resolveUser } from './imageUser';
+import { startHealthChecker } from './healthState';
 import { removeCgroup } from './cgroupSetup';
 import { imageReadDirs } from './imageLayers';
 import { keepIdEtcText } from './keepId';
@@ -33,14 +34,23 @@ export function processSpec(p: StorePaths, rec: ContainerRecord, over: { user?: 
   const defaults = [`HOSTNAME=${rec.Config.Hostname}`, `HOME=${user.home}`];
   if (rec.Config.Tty) defaults.push('TERM=xterm');
   const env = mergeEnv(defaults, rec.Config.Env, over.env ?? []);
+  // --group-add: numbers as they are, names from the image's /etc/group (docker-run(1)).
+  const added = (rec.HostConfig.GroupAdd ?? []).map((g) => groupId(g, etc('group')));
   return {
     uid: user.uid,
     gid: user.gid,
-    groups: user.groups,
+    groups: [...new Set([...user.groups, ...added])],
     cwd: over.cwd ?? (rec.Config.WorkingDir || '/'),
     env,
     argv: over.argv ?? [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])],
   };
+}
+
+function groupId(g: string, groupText: string | undefined): number {
+  if (/^\d+$/.test(g)) return Number(g);
+  const hit = parseGroup(groupText).find((x) => x.name === g);
+  if (!hit) throw new LodgerError('NO_SUCH_GROUP', `--group-add ${g}: no such group in the image's /etc/group — use a numeric gid or an existing group`);
+  return hit.gid;
 }
 
 /**
@@ -88,6 +98,7 @@ export async function startForeground(p: StorePaths, rec: ContainerRecord, mappi
   const slots = ends.map(stdioSlot) as [StdioSlot, StdioSlot, StdioSlot];
   const { h, cgroupPath, network } = await launchContainer(p, rec, mapping, { process: proc, tty, keepStdin: rec.Config.OpenStdin, stdio: slots });
   const copied = pipeStdio(h.child, ends, slots);
+  startHealthChecker(p, rec);
   let stopTimer: NodeJS.Timeout | undefined;
   const send = (sig: NodeJS.Signals) => {
     h.child.kill(sig);

@@ -15,6 +15,10 @@ export function helperFailureToError(f: HelperFailure, ctx: FailureContext = {})
       return new LodgerError('IDMAP_FAILED',
         `${f.step} failed for pid ${f.path}: ${f.detail} — ask an admin to add a range for "${ctx.user ?? 'you'}" to ` +
         `/etc/sub${f.step === 'newuidmap' ? 'uid' : 'gid'} (and check that ${f.step} is installed setuid, package "uidmap"), or run with --userns=single`);
+    case 'setrlimit':
+      return new LodgerError('ULIMIT_FAILED', `set --ulimit ${f.path} for the ${what}: ${why} — ${f.detail}`);
+    case 'sysctl':
+      return new LodgerError('SYSCTL_FAILED', `set --sysctl ${f.path} in the ${what}: ${why} — this kernel may not have it, or it is not the container's to set`);
     case 'unshare':
       return new LodgerError('USERNS_FAILED', `create the ${f.path} for the ${what}: ${why} — ${f.detail}`);
     case 'exec': {

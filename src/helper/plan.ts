@@ -75,6 +75,8 @@ export class Plan {
   rmtree(target: string): this { return this.record(['rmtree', target]); }
   rmdirCgroup(dir: string): this { return this.record(['rmdir-cgroup', dir]); }
   killPidfile(pidFile: string): this { return this.record(['kill-pidfile', pidFile]); }
+  /** --sysctl: KEY (dotted) written in the container's /proc/sys. */
+  sysctl(key: string, value: string): this { return this.record(['sysctl', key, value]); }
 
   // Settings of the container and its monitor.
   setgroupsDeny(): this { return this.record(['setgroups-deny']); }
@@ -89,6 +91,10 @@ export class Plan {
   state(path: string): this { return this.record(['state', path]); }
   detach(logPath: string): this { return this.record(['detach', logPath]); }
   restart(policy: string, maximumRetryCount: number): this { return this.record(['restart', policy, maximumRetryCount]); }
+  /** --ulimit: a resource limit of the container's process (setrlimit(2); SOFT/HARD a number or "unlimited"). */
+  rlimit(name: string, soft: string, hard: string): this { return this.record(['rlimit', name, soft, hard]); }
+  /** --log-opt max-size/max-file: the monitor rotates the container's log at BYTES, keeping FILES files. */
+  logMax(bytes: number, files: number): this { return this.record(['log-max', bytes, files]); }
   /** exec: the running process whose namespaces NS are joined. */
   join(pid: number, ns: [Namespace | 'user', ...(Namespace | 'user')[]]): this {
     return this.record(['target', pid]).record(['join', ...ns]);

@@ -41,6 +41,8 @@ export const RECORDS = {
   'seccomp': { kinds: 's+', step: false },
   'seccomp-rule': { kinds: 'sis+', step: false },
   'seccomp-cache': { kinds: 's', step: false },
+  'rlimit': { kinds: 'sss', step: false },
+  'log-max': { kinds: 'ii', step: false },
   'mount': { kinds: 'sssfs', step: true },
   'bind': { kinds: 'ssf', step: true },
   'fuse-overlayfs': { kinds: 'ss', step: true },
@@ -55,6 +57,7 @@ export const RECORDS = {
   'rmtree': { kinds: 's', step: true },
   'rmdir-cgroup': { kinds: 's', step: true },
   'kill-pidfile': { kinds: 's', step: true },
+  'sysctl': { kinds: 'ss', step: true },
 } as const satisfies Record<string, { kinds: string; step: boolean }>;
 
 export type RecordName = keyof typeof RECORDS;
@@ -68,7 +71,7 @@ export const FAILURES = [
   'signalfd', 'open-log', 'attach-socket', 'bind', 'listen', 'chdir', 'sethostname', 'setsid', 'setgroups',
   'setresgid', 'setresuid', 'setgid', 'setuid', 'unlockpt', 'open-pty-peer', 'send-pty', 'dup2', 'set-controlling-tty',
   'close-fds', 'exec', 'drop-capability', 'raise-ambient-capability', 'clear-ambient-capabilities', 'keep-capabilities',
-  'get-capabilities', 'set-capabilities', 'no-new-privileges', 'seccomp', 'seccomp-rule',
+  'get-capabilities', 'set-capabilities', 'no-new-privileges', 'seccomp', 'seccomp-rule', 'setrlimit', 'sysctl',
 ] as const;
 
 /** A failure's step: one of FAILURES, or a cleanup step's failure reported as `cleanup-STEP` (supervise.c). */
@@ -93,7 +96,8 @@ export type PhaseStep =
   | ['umount', target: string]
   | ['rmtree', path: string]
   | ['rmdir-cgroup', dir: string]
-  | ['kill-pidfile', pidFile: string];
+  | ['kill-pidfile', pidFile: string]
+  | ['sysctl', key: string, value: string];
 
 /** What the container's process may do (caps.c, seccomp.c), as security.ts decides it. */
 export type SecurityRecord =
@@ -134,6 +138,8 @@ export type Setting =
   | ['restart', policy: string, maximumRetryCount: number]
   | ['target', pid: number]
   | ['join', first: Namespace | 'user', ...rest: (Namespace | 'user')[]]
+  | ['rlimit', name: string, soft: string, hard: string]
+  | ['log-max', bytes: number, files: number]
   | SecurityRecord;
 
 /** Any record of a plan. */

@@ -10,7 +10,15 @@ import type { StorePaths } from './paths';
 
 export type StorageDriverName = 'overlay' | 'fuse-overlayfs' | 'vfs';
 
-export interface MountRecord { Type: 'bind' | 'volume' | 'tmpfs'; Source: string; Destination: string; Mode: string; RW: boolean; Propagation?: string }
+/**
+ * A mount as Docker's inspect shows it. volume: Name is the volume and Source its _data directory;
+ * tmpfs: Source is empty and TmpfsOptions the mount data (size=, mode=). Anonymous marks a volume made
+ * for this container (`-v /path`, the image's VOLUME): removed with it by `rm -v` and `--rm`.
+ */
+export interface MountRecord {
+  Type: 'bind' | 'volume' | 'tmpfs'; Source: string; Destination: string; Mode: string; RW: boolean; Propagation?: string;
+  Name?: string; Driver?: string; Anonymous?: boolean; TmpfsOptions?: string;
+}
 
 export interface ContainerRecord {
   Id: string;
@@ -37,6 +45,10 @@ export interface ContainerRecord {
     AttachStderr?: boolean;
     StdinOnce?: boolean;
     StopSignal?: string;
+    /** --stop-timeout: seconds `stop` waits before SIGKILL when -t is not given. */
+    StopTimeout?: number;
+    /** --health-* over the image's HEALTHCHECK (containers/health.ts); Test ["NONE"]: none. */
+    Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
     ExposedPorts?: Record<string, object>;
   };
   HostConfig: {
@@ -76,11 +88,23 @@ export interface ContainerRecord {
     Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
     /** CDI device names asked for (Docker's form: driver "cdi"). */
     DeviceRequests?: Array<{ Driver: string; DeviceIDs: string[] }>;
+    /** --ulimit (Soft/Hard -1: unlimited), --sysctl, --group-add, --shm-size (bytes), --pid/--ipc/--uts ('' private, 'host'). */
+    Ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+    Sysctls?: Record<string, string>;
+    GroupAdd?: string[];
+    ShmSize?: number;
+    PidMode?: string;
+    IpcMode?: string;
+    UTSMode?: string;
+    /** --log-opt: max-size (bytes) and max-file of the container's log (processFlags.ts parseLogOpts). */
+    LogConfig?: { Type: string; Config: Record<string, string> };
   };
   Mounts: MountRecord[];
   Driver: StorageDriverName;
   /** diff_ids bottom to top. */
   Layers: string[];
+  /** os/architecture[/variant] of the image the container runs (runImage.ts imagePlatform). */
+  ImagePlatform?: string;
   /** A squashfs image file the container runs from instead of store layers (Layers is then empty). */
   SquashfsImage?: string;
 }

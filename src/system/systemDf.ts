@@ -5,12 +5,14 @@ import { listLayers } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import { containerEntries } from '../storage/containers';
 import { writableLayerSizes } from '../containers/prune';
+import { allVolumes, volumeSizes, volumeUsers } from '../volumes/volumes';
 
 export interface DfImage { id: string; names: string[]; created: string; size: number; sharedSize: number; uniqueSize: number; containers: number }
 export interface DfContainer { id: string; name: string; image: string; command: string; created: string; state: ContainerState; running: boolean; size: number }
 export interface DfLayer { diffId: string; size: number; images: number; containers: number }
 export interface DfSummary { Type: string; TotalCount: number; Active: number; Size: number; Reclaimable: number }
-export interface DfReport { images: DfImage[]; containers: DfContainer[]; layers: DfLayer[]; summary: DfSummary[] }
+export interface DfVolume { name: string; links: number; size: number }
+export interface DfReport { images: DfImage[]; containers: DfContainer[]; layers: DfLayer[]; volumes: DfVolume[]; summary: DfSummary[] }
 
 function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
@@ -39,6 +41,12 @@ export async function diskUsage(p: StorePaths): Promise<DfReport> {
   }));
   const dfLayers = [...layerSize].map(([diffId, size]) => ({ diffId, size, images: imagesOf.get(diffId) ?? 0, containers: containersOf.get(diffId) ?? 0 }));
 
+  // Volumes: how many containers mount each (Docker's "LINKS") and their files' size.
+  const vols = allVolumes(p);
+  const users = volumeUsers(p);
+  const vSizes = await volumeSizes(p, vols.map((v) => v.Name));
+  const dfVolumes = vols.map((v, i): DfVolume => ({ name: v.Name, links: users.get(v.Name)?.length ?? 0, size: vSizes[i] ?? 0 }));
+
   // What removing every unused image would free: the layers no used image and no container holds.
   const activeImages = new Set(dfImages.filter((i) => i.containers > 0).map((i) => i.id));
   const kept = new Set<string>([...images.filter((i) => activeImages.has(i.id)).flatMap((i) => i.layers), ...recs.flatMap((r) => r.Layers)]);
@@ -49,9 +57,9 @@ export async function diskUsage(p: StorePaths): Promise<DfReport> {
     { Type: 'Images', TotalCount: images.length, Active: activeImages.size, Size: imagesSize, Reclaimable: imagesReclaimable },
     { Type: 'Containers', TotalCount: recs.length, Active: dfContainers.filter((c) => c.running).length, Size: sum(dfContainers.map((c) => c.size)), Reclaimable: sum(dfContainers.filter((c) => !c.running).map((c) => c.size)) },
     { Type: 'Layers', TotalCount: dfLayers.length, Active: dfLayers.filter((l) => l.containers > 0).length, Size: sum(dfLayers.map((l) => l.size)), Reclaimable: sum(dfLayers.filter((l) => l.images === 0 && l.containers === 0).map((l) => l.size)) },
-    // lodger has no named volumes or build cache; the rows keep Docker's shape for scripts that read it.
-    { Type: 'Local Volumes', TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
+    { Type: 'Local Volumes', TotalCount: dfVolumes.length, Active: dfVolumes.filter((v) => v.links > 0).length, Size: sum(dfVolumes.map((v) => v.size)), Reclaimable: sum(dfVolumes.filter((v) => v.links === 0).map((v) => v.size)) },
+    // lodger has no build cache; the row keeps Docker's shape for scripts that read it.
     { Type: 'Build Cache', TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
   ];
-  return { images: dfImages, containers: dfContainers, layers: dfLayers, summary };
+  return { images: dfImages, containers: dfContainers, layers: dfLayers, volumes: dfVolumes, summary };
 }

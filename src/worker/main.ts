@@ -52,6 +52,11 @@ const ops: Record<string, Op> = {
     const { buildSquashfs } = require('./squashBuild') as typeof import('./squashBuild');
     return buildSquashfs({ root, configFile, out, layers });
   },
+  /** copyup REQUEST-JSON: fill new, empty volumes from the image's content at their mount points (volumeCopyUp.ts). */
+  async copyup([req]) {
+    const { copyUp } = require('./volumeCopyUp') as typeof import('./volumeCopyUp');
+    return copyUp(JSON.parse(req));
+  },
   /** du PATH…: apparent sizes of trees (container layers) for `system df` and `container prune`. */
   async du(paths) {
     const { treeSize } = require('./diskUsage') as typeof import('./diskUsage');

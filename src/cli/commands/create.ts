@@ -12,7 +12,11 @@ export class CreateCommand extends ContainerOptionsCommand {
     const o = this.createOptions();
     const mapping = callerMapping(o.userns);
     warnMapping(mapping, this.reporter());
-    const { rec } = await createContainer(await this.store(), o, mapping);
+    const p = await this.store();
+    // As `docker create`: a missing image is pulled, and --platform fetches the platform asked for.
+    const { ensureRunImage } = await import('../../containers/runImage');
+    await ensureRunImage(p, o, this.reporter());
+    const { rec } = await createContainer(p, o, mapping);
     this.context.stdout.write(rec.Id + '\n');
     return 0;
   }

@@ -18,7 +18,8 @@ export class PsCommand extends LodgerCommand {
     // Docker's ps row: the status and ports worded for people, in the order `--format json` has always printed.
     const rows = listContainers(await this.store(), { all: this.all || this.filter.length > 0, filters: this.filter }).map((c) => ({
       Id: c.Id, Image: c.Image, Command: c.Command, Created: c.Created, State: c.State,
-      Status: statusText({ Status: c.State, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode }, now),
+      // Docker's words for the health: "Up 3 minutes (healthy)", "(health: starting)".
+      Status: statusText({ Status: c.State, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode }, now) + (c.Health ? ` (${c.Health === 'starting' ? 'health: starting' : c.Health})` : ''),
       ExitCode: c.ExitCode, Ports: c.Ports.map((m) => `${m.hostIp || '0.0.0.0'}:${m.hostPort}->${m.containerPort}/${m.protocol}`).join(', '),
       Names: c.Names, Labels: c.Labels,
     }));

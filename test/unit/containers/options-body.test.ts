@@ -53,6 +53,7 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
       dnsOption: ['ndots:2'], addHost: ['db:10.0.0.2'], restart: 'on-failure:3', labels: ['a=b', 'c='], capAdd: ['CAP_NET_ADMIN'],
       capDrop: ['CAP_CHOWN'], securityOpt: ['no-new-privileges'], memory: '536870912', memorySwap: '1073741824',
       memoryReservation: '268435456', cpus: '1.5', cpuShares: '512', cpusetCpus: '0-1', pidsLimit: '100', blkioWeight: '300',
+      mounts: [], tmpfs: [], volumesFrom: [], ulimits: [], sysctls: [], groupAdd: [], noHealthcheck: false, logOpts: [], attach: [],
     });
     // The checks create makes accept them as they accept the CLI's.
     expect(() => checkSecurityOptions(o)).not.toThrow();
@@ -88,11 +89,9 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
       restart: 'unless-stopped', readOnly: true, init: true, capAdd: ['NET_ADMIN'], dns: ['1.1.1.1'], addHost: ['db:10.0.0.2'], detach: true,
     });
     expect(o.labels).toContain('com.docker.compose.service=web');
-    // The same body with a Volumes path no bind covers asks for an anonymous volume.
-    const e = refusal({ ...c.body, Volumes: { '/data': {}, '/cache': {} } });
-    expect(e.message).toContain('anonymous volume');
-    expect(e.message).toContain('/cache');
-    expect(e.message).not.toContain('/data');
+    // The same body with a Volumes path no bind covers asks for an anonymous volume there (and only there).
+    const anon = createOptionsFromDockerBody({ ...c.body, Volumes: { '/data': {}, '/cache': {} } });
+    expect(anon.volumes).toEqual(['/tmp:/data:ro', '/cache']);
   });
 
   it('a compose 1.29 body: the project network from NetworkMode, a list entrypoint before Cmd, labels', () => {
@@ -122,15 +121,10 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
 
   it('refuses what lodger cannot do, naming the docker flag', () => {
     const cases: Array<[object, string]> = [
-      [{ HostConfig: { Mounts: [{ Type: 'volume', Target: '/data' }] } }, '--mount'],
-      [{ HostConfig: { Tmpfs: { '/run': '' } } }, '--tmpfs'],
-      [{ HostConfig: { ShmSize: 1 << 30 } }, '--shm-size'],
       [{ HostConfig: { DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] } }, '--gpus'],
       [{ HostConfig: { Links: ['db:db'] } }, '--link'],
-      [{ HostConfig: { PidMode: 'host' } }, '--pid'],
       [{ HostConfig: { UsernsMode: 'host' } }, '--userns'],
-      [{ Volumes: { '/data': {} } }, 'anonymous volume'],
-      [{ Healthcheck: { Test: ['CMD', 'true'] } }, '--health-cmd'],
+      [{ HostConfig: { VolumeDriver: 'nfs' } }, '--volume-driver'],
       [{ NetworkingConfig: { EndpointsConfig: { a: {}, b: {} } } }, 'more than one network'],
       [{ NetworkingConfig: { EndpointsConfig: { a: { IPAMConfig: { IPv4Address: '10.0.0.9' } } } } }, '--ip'],
     ];
@@ -142,6 +136,30 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
     }
     // Docker's zero values and no-op forms pass.
     expect(() => createOptionsFromDockerBody({ Image: 'busybox', Healthcheck: { Test: ['NONE'] }, HostConfig: { ShmSize: 67108864, IpcMode: 'private', MemorySwappiness: -1, Mounts: null } })).not.toThrow();
+  });
+
+  it('mounts, tmpfs, anonymous volumes, ulimits, sysctls, namespaces, stop and health fields come through as their flags', () => {
+    const o = createOptionsFromDockerBody({
+      Image: 'busybox', Volumes: { '/anon': {} }, StopSignal: 'SIGUSR1', StopTimeout: 3,
+      Healthcheck: { Test: ['CMD-SHELL', 'test -f /ok'], Interval: 200e6, Retries: 2 },
+      HostConfig: {
+        Binds: ['data:/data'], Tmpfs: { '/run': 'size=1m' }, ShmSize: 1 << 20, GroupAdd: ['audio'], Sysctls: { 'net.a': '1' }, PidMode: 'host',
+        IpcMode: 'host', UTSMode: 'host', VolumesFrom: ['c1:ro'], Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }],
+        Mounts: [{ Type: 'volume', Source: 'v', Target: '/v', ReadOnly: true, VolumeOptions: { NoCopy: true } }, { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024, Mode: 0o700 } }],
+      },
+    });
+    expect(o).toMatchObject({
+      volumes: ['data:/data', '/anon'], tmpfs: ['/run:size=1m'], shmSize: String(1 << 20), groupAdd: ['audio'], sysctls: ['net.a=1'], pid: 'host',
+      ipc: 'host', uts: 'host', volumesFrom: ['c1:ro'], ulimits: ['nofile=10:20'], stopSignal: 'SIGUSR1', stopTimeout: '3',
+      mounts: ['type=volume,src=v,dst=/v,readonly,volume-nocopy', 'type=tmpfs,dst=/t,tmpfs-size=1024,tmpfs-mode=700'],
+      healthCmd: 'test -f /ok', healthInterval: '200000000ns', healthRetries: '2',
+    });
+    // And back: the body the docker CLI would send for those flags.
+    const back = dockerBodyFromCreateOptions(o);
+    expect(back.Volumes).toEqual({ '/anon': {} });
+    expect(back.HostConfig).toMatchObject({ Binds: ['data:/data'], Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }], ShmSize: 1 << 20, Tmpfs: { '/run': 'size=1m' } });
+    expect((back.HostConfig as { Mounts: unknown }).Mounts).toEqual([{ Type: 'volume', Source: 'v', Target: '/v', ReadOnly: true, VolumeOptions: { NoCopy: true } }, { Type: 'tmpfs', Source: '', Target: '/t', ReadOnly: false, TmpfsOptions: { SizeBytes: 1024, Mode: 0o700 } }]);
+    expect(back.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'test -f /ok'], Interval: 200e6, Retries: 2 });
   });
 
   it('refuses a malformed body with BAD_CREATE_BODY, saying which field', () => {

@@ -17,6 +17,7 @@ const NONE: CreateOptions = {
   image: 'busybox', command: [], detach: false, rm: false, interactive: false, tty: false, env: [], envFile: [], volumes: [], devices: [],
   init: false, readOnly: false, network: '', privileged: false, publish: [], publishAll: false, dns: [], dnsSearch: [], dnsOption: [],
   addHost: [], restart: 'no', labels: [], capAdd: [], capDrop: [], securityOpt: [],
+  mounts: [], tmpfs: [], volumesFrom: [], ulimits: [], sysctls: [], groupAdd: [], noHealthcheck: false, logOpts: [], attach: [],
 };
 
 describe('run/create flags from the declarations', () => {
@@ -34,6 +35,10 @@ describe('run/create flags from the declarations', () => {
       '--restart', 'on-failure:3', '--label', 'a=b', '--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN', '--security-opt', 'no-new-privileges',
       '--memory', '512m', '--memory-swap', '1g', '--memory-reservation', '256m', '--cpus', '1.5', '--cpu-shares', '512', '--cpuset-cpus', '0-1',
       '--pids-limit', '100', '--blkio-weight', '300', '--cgroups', 'disabled', '--platform', 'linux/arm64', '--pull', 'never',
+      '--mount', 'type=tmpfs,dst=/t', '--tmpfs', '/u', '--volumes-from', 'other', '--ulimit', 'nofile=10', '--sysctl', 'net.a=1',
+      '--group-add', 'audio', '--stop-signal', 'SIGUSR1', '--stop-timeout', '3', '--shm-size', '1m', '--cidfile', '/tmp/c', '--pid', 'host',
+      '--ipc', 'host', '--uts', 'host', '--health-cmd', 'true', '--health-interval', '1s', '--health-timeout', '2s', '--health-retries', '4',
+      '--health-start-period', '5s', '--health-start-interval', '1s', '--no-healthcheck', '--log-opt', 'max-size=1m', '--attach', 'stdout',
       'busybox', 'sh', '-c', 'echo hi']);
     expect(o).toEqual({
       image: 'busybox', command: ['sh', '-c', 'echo hi'], detach: true, rm: true, name: 'web', interactive: true, tty: true, env: ['A=1'],
@@ -43,6 +48,10 @@ describe('run/create flags from the declarations', () => {
       labels: ['a=b'], capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], securityOpt: ['no-new-privileges'], memory: '512m', memorySwap: '1g',
       memoryReservation: '256m', cpus: '1.5', cpuShares: '512', cpusetCpus: '0-1', pidsLimit: '100', blkioWeight: '300', cgroups: 'disabled',
       platform: 'linux/arm64', pull: 'never',
+      mounts: ['type=tmpfs,dst=/t'], tmpfs: ['/u'], volumesFrom: ['other'], ulimits: ['nofile=10'], sysctls: ['net.a=1'], groupAdd: ['audio'],
+      stopSignal: 'SIGUSR1', stopTimeout: '3', shmSize: '1m', cidfile: '/tmp/c', pid: 'host', ipc: 'host', uts: 'host', healthCmd: 'true',
+      healthInterval: '1s', healthTimeout: '2s', healthRetries: '4', healthStartPeriod: '5s', healthStartInterval: '1s', noHealthcheck: true,
+      logOpts: ['max-size=1m'], attach: ['stdout'],
     });
     expect(resourceFlags(o)).toEqual({ memory: '512m', memorySwap: '1g', memoryReservation: '256m', cpus: '1.5', cpuShares: '512', cpusetCpus: '0-1', pidsLimit: '100', blkioWeight: '300' });
   });

@@ -50,6 +50,8 @@ export class SystemDfCommand extends LodgerCommand {
     const lay = [['LAYER ID', 'SIZE', 'IMAGES', 'CONTAINERS']];
     for (const l of r.layers) lay.push([shortId(l.diffId), humanSize(l.size), String(l.images), String(l.containers)]);
     out.write(table(lay));
+    out.write('\nLocal Volumes space usage:\n\n');
+    out.write(table([['VOLUME NAME', 'LINKS', 'SIZE'], ...r.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])]));
     return 0;
   }
 }
