@@ -22,7 +22,7 @@
     },
     {
       "target_name": "lodger_native",
-      "sources": ["addon/native/native.cc", "addon/native/layerDecoder.cc", "addon/native/syncfs.cc"],
+      "sources": ["addon/native/native.cc", "addon/native/layerDecoder.cc", "addon/native/syncfs.cc", "addon/native/peerCred.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-lzstd"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

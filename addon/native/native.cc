@@ -15,9 +15,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-// Defined in layerDecoder.cc and syncfs.cc: each adds its functions to the exports.
+// Defined in layerDecoder.cc, syncfs.cc and peerCred.cc: each adds its functions to the exports.
 void RegisterLayerDecoder(Napi::Env env, Napi::Object exports);
 void RegisterSyncfs(Napi::Env env, Napi::Object exports);
+void RegisterPeerCred(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -128,6 +129,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   RegisterLayerDecoder(env, exports);
   RegisterSyncfs(env, exports);
+  RegisterPeerCred(env, exports);
   return exports;
 }
 

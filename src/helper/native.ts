@@ -10,6 +10,8 @@ export interface NativeAddon {
   llistxattr(path: string | Buffer): string[];
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   syncfs(path: string | Buffer, cb: (err: Error | null) => void): void;
+  /** SO_PEERCRED of a connected unix socket (addon/native/peerCred.cc). */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
   /** A close-on-exec pipe [readFd, writeFd] whose buffer is grown to CAPACITY bytes where allowed. */
   pipe(capacity: number): [number, number];
   LayerDecoder: new (format: 'gzip' | 'zstd' | 'none') => NativeLayerDecoder;

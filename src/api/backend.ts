@@ -1,0 +1,60 @@
+// What the API's handlers need from the engine (moby's backend.go): one interface, so handlers stay
+// thin (parse, call, encode) and the engine behind it is the same code the CLI calls.
+import type { Readable, Writable } from 'node:stream';
+
+export type Filters = Map<string, string[]>;
+
+export interface ContainerListOptions { all: boolean; limit?: number; size: boolean; filters: Filters }
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export interface AttachStreams { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }
+export interface LogsQuery { follow: boolean; stdout: boolean; stderr: boolean; since?: number; until?: number; tail?: number; timestamps: boolean }
+/** Where a container's output goes: already framed or raw by the caller (mux.ts). */
+export interface OutputSinks { out: Writable; err: Writable; input?: Readable }
+export interface PullProgress { status: string; id?: string; progressDetail?: { current?: number; total?: number }; progress?: string }
+export interface ApiEvent { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; scope: 'local'; time: number; timeNano: number; status?: string; id?: string; from?: string }
+
+export interface Backend {
+  // system
+  version(): Record<string, unknown>;
+  info(): Promise<Record<string, unknown>>;
+  df(): Promise<Record<string, unknown>>;
+  /** Calls ON for each event from now on until SIGNAL aborts (events the service itself caused). */
+  subscribe(on: (e: ApiEvent) => void): () => void;
+
+  // containers
+  listContainers(o: ContainerListOptions): Array<Record<string, unknown>>;
+  inspectContainer(ref: string): Record<string, unknown>;
+  containerTty(ref: string): boolean;
+  createContainer(name: string | undefined, body: Record<string, unknown>): Promise<{ Id: string; Warnings: string[] }>;
+  startContainer(ref: string): Promise<'started' | 'already'>;
+  stopContainer(ref: string, timeoutSec?: number, signal?: string): Promise<'stopped' | 'already'>;
+  killContainer(ref: string, signal: string): Promise<void>;
+  restartContainer(ref: string, timeoutSec?: number): Promise<void>;
+  pauseContainer(ref: string, pause: boolean): Promise<void>;
+  renameContainer(ref: string, name: string): Promise<void>;
+  removeContainer(ref: string, force: boolean): Promise<void>;
+  pruneContainers(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  waitContainer(ref: string, condition: WaitCondition, abort: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }>;
+  /** Relays the container's output (from the start it is about to have, or now) until it exits or ABORT fires. */
+  attachContainer(ref: string, o: AttachStreams, sinks: OutputSinks, abort: AbortSignal): Promise<void>;
+  containerLogs(ref: string, o: LogsQuery, sinks: OutputSinks, abort: AbortSignal): Promise<void>;
+  topContainer(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] };
+  containerStats(ref: string): Promise<Record<string, unknown>>;
+
+  // images
+  listImages(o: { all: boolean; filters: Filters }): Array<Record<string, unknown>>;
+  inspectImage(name: string): Record<string, unknown>;
+  imageHistory(name: string): Array<Record<string, unknown>>;
+  pullImage(ref: string, o: { platform?: string; auth?: { username?: string; password?: string; serveraddress?: string } }, progress: (p: PullProgress) => void): Promise<void>;
+  pushImage(ref: string, o: { auth?: { username?: string; password?: string } }, progress: (p: PullProgress) => void): Promise<{ digest: string }>;
+  tagImage(name: string, repo: string, tag: string): Promise<void>;
+  removeImage(name: string, force: boolean): Promise<Array<{ Untagged?: string; Deleted?: string }>>;
+  pruneImages(all: boolean, filters: Filters): Promise<{ ImagesDeleted: Array<{ Untagged?: string; Deleted?: string }>; SpaceReclaimed: number }>;
+  saveImages(names: string[], out: Writable): Promise<void>;
+
+  // networks
+  listNetworks(filters: Filters): Array<Record<string, unknown>>;
+  inspectNetwork(id: string): Record<string, unknown>;
+  createNetwork(body: Record<string, unknown>): Promise<{ Id: string; Warning: string }>;
+  removeNetwork(id: string): Promise<void>;
+}

@@ -1,0 +1,371 @@
+// The container half of the API's backend: the same store, records and monitors as the CLI's commands.
+import * as fs from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { LodgerError } from '../../errors';
+import { containerDir, liveState, pidRunning, readContainer, readState, resolveContainer, ZERO_TIME, type ContainerState } from '../../storage/containers';
+import type { StorePaths } from '../../storage/paths';
+import type { ApiEvent, AttachStreams, ContainerListOptions, Filters, LogsQuery, OutputSinks, WaitCondition } from '../backend';
+import { badRequest, conflict } from '../httpError';
+import { createOptionsFromBody } from './createBody';
+
+type Obj = Record<string, unknown>;
+
+const sleep = (ms: number, abort?: AbortSignal) => new Promise<void>((r) => {
+  const wake = () => { clearTimeout(t); r(); };
+  const t = setTimeout(() => { abort?.removeEventListener('abort', wake); r(); }, ms);
+  abort?.addEventListener('abort', wake, { once: true });
+});
+
+function monitorAlive(st: ContainerState | undefined): boolean {
+  return st?.MonitorPid ? pidRunning(st.MonitorPid) : false;
+}
+
+/** Docker's ContainerSummary State strings for lodger's statuses. */
+function summary(p: StorePaths, id: string): Obj | undefined {
+  const rec = readContainer(p, id);
+  if (!rec) return undefined;
+  const st = liveState(readState(p, id));
+  const { statusText } = require('../../runtime/list') as typeof import('../../runtime/list');
+  const { readNetworkInfo } = require('../../runtime/networkSetup') as typeof import('../../runtime/networkSetup');
+  const net = readNetworkInfo(p, id);
+  const ports = (net?.Mappings ?? []).map((m) => ({ IP: m.hostIp || '0.0.0.0', PrivatePort: Number(m.containerPort), PublicPort: Number(m.hostPort), Type: m.protocol }));
+  const mode = rec.HostConfig.NetworkMode;
+  return {
+    Id: rec.Id,
+    Names: ['/' + rec.Name],
+    Image: rec.Image,
+    ImageID: rec.ImageID,
+    Command: [...(rec.Config.Entrypoint ?? []), ...(rec.Config.Cmd ?? [])].join(' '),
+    Created: Math.floor(Date.parse(rec.Created) / 1000),
+    Ports: ports,
+    Labels: rec.Config.Labels ?? {},
+    State: st.Status,
+    Status: statusText(st),
+    HostConfig: { NetworkMode: mode },
+    NetworkSettings: { Networks: { [mode]: { IPAddress: net?.IPAddress ?? '', Gateway: net?.Gateway ?? '', IPPrefixLen: net?.IPPrefixLen ?? 0, NetworkID: mode } } },
+    Mounts: rec.Mounts.map((m) => ({ Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation ?? '' })),
+  };
+}
+
+const CONTAINER_FILTERS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'network', 'health', 'is-task', 'volume', 'publish', 'expose']);
+
+/** Docker's container filters (docs: container ls --filter); several values of one key match any, keys all. */
+export function matchContainer(row: Obj, imageId: string, filters: Filters): boolean {
+  for (const [key, values] of filters) {
+    if (!CONTAINER_FILTERS.has(key)) throw badRequest(`invalid filter '${key}'`);
+    if (values.length === 0) continue;
+    const labels = row.Labels as Record<string, string>;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'id': return (row.Id as string).startsWith(v);
+        case 'name': return (row.Names as string[]).some((n) => new RegExp(v).test(n.slice(1)) || new RegExp(v).test(n));
+        case 'label': {
+          const i = v.indexOf('=');
+          return i < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, i)] === v.slice(i + 1);
+        }
+        case 'status': return row.State === v;
+        case 'ancestor': return row.Image === v || imageId === v || imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, '')) || String(row.Image).replace(/:latest$/, '') === v.replace(/:latest$/, '');
+        case 'exited': return row.State === 'exited' && String(row.Status).startsWith(`Exited (${v})`);
+        case 'network': return Object.keys((row.NetworkSettings as { Networks: Obj }).Networks).includes(v);
+        case 'health': return v === 'none';
+        default: return true;
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export class ContainerEngine {
+  readonly events = new EventEmitter();
+  constructor(readonly p: StorePaths) {
+    this.events.setMaxListeners(0);
+  }
+
+  emit(action: string, id: string, attrs: Record<string, string> = {}): void {
+    const rec = readContainer(this.p, id);
+    const now = Date.now();
+    const Attributes = { ...(rec?.Config.Labels ?? {}), ...(rec ? { name: rec.Name, image: rec.Image } : {}), ...attrs };
+    const e: ApiEvent = { Type: 'container', Action: action, Actor: { ID: id, Attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6, status: action, id, from: rec?.Image };
+    this.events.emit('event', e);
+  }
+
+  id(ref: string): string {
+    return resolveContainer(this.p, ref);
+  }
+
+  list(o: ContainerListOptions): Obj[] {
+    const { listContainerIds } = require('../../storage/containers') as typeof import('../../storage/containers');
+    const rows: Array<{ row: Obj; created: string }> = [];
+    for (const id of listContainerIds(this.p)) {
+      const row = summary(this.p, id);
+      if (!row) continue;
+      const st = row.State as string;
+      if (!o.all && st !== 'running' && st !== 'paused' && !o.filters.has('status')) continue;
+      if (!matchContainer(row, row.ImageID as string, o.filters)) continue;
+      rows.push({ row, created: readContainer(this.p, id)?.Created ?? '' });
+    }
+    // Newest first, as docker ps lists them.
+    rows.sort((a, b) => b.created.localeCompare(a.created));
+    const out = rows.map((r) => r.row);
+    return o.limit !== undefined && o.limit > 0 ? out.slice(0, o.limit) : out;
+  }
+
+  inspect(ref: string): Obj {
+    const id = this.id(ref);
+    const rec = readContainer(this.p, id);
+    if (!rec) throw new LodgerError('NO_SUCH_CONTAINER', `No such container: ${ref}`);
+    const { inspectContainer } = require('../../runtime/inspect') as typeof import('../../runtime/inspect');
+    const doc = inspectContainer(this.p, rec) as Obj;
+    // Docker's HostConfig.PortBindings keeps what was asked; the chosen ports are in NetworkSettings.Ports.
+    return doc;
+  }
+
+  tty(ref: string): boolean {
+    const rec = readContainer(this.p, this.id(ref));
+    return !!rec?.Config.Tty;
+  }
+
+  async create(name: string | undefined, body: Obj): Promise<{ Id: string; Warnings: string[] }> {
+    const o = createOptionsFromBody(name, body);
+    const { createContainer } = await import('../../runtime/create');
+    const { callerMapping } = await import('../../runtime/usernsWorker');
+    const { checkSecurityOptions } = await import('../../runtime/security');
+    if (o.userns && !['single', 'keep-id', 'auto', ''].includes(o.userns)) throw badRequest(`HostConfig.UsernsMode ${o.userns} is not supported: use single, keep-id or leave it empty`);
+    checkSecurityOptions(o);
+    const { rec } = await createContainer(this.p, o, callerMapping(o.userns));
+    this.emit('create', rec.Id);
+    return { Id: rec.Id, Warnings: [] };
+  }
+
+  async start(ref: string): Promise<'started' | 'already'> {
+    const id = this.id(ref);
+    if (liveState(readState(this.p, id)).Running) return 'already';
+    const { startExisting } = await import('../../runtime/startExisting');
+    await startExisting(this.p, id, false, false);
+    this.emit('start', id);
+    return 'started';
+  }
+
+  async stop(ref: string, timeoutSec?: number): Promise<'stopped' | 'already'> {
+    const id = this.id(ref);
+    if (!liveState(readState(this.p, id)).Running) return 'already';
+    const { stopContainer } = await import('../../runtime/lifecycle');
+    await stopContainer(this.p, id, timeoutSec);
+    this.emit('stop', id);
+    return 'stopped';
+  }
+
+  async kill(ref: string, signal: string): Promise<void> {
+    const id = this.id(ref);
+    const rec = readContainer(this.p, id);
+    if (!liveState(readState(this.p, id)).Running) throw conflict(`Container ${id} is not running`);
+    const { killContainer } = await import('../../runtime/lifecycle');
+    await killContainer(this.p, id, signal || 'SIGKILL');
+    this.emit('kill', id, { signal: signal || 'SIGKILL', name: rec?.Name ?? '' });
+  }
+
+  async restart(ref: string, timeoutSec?: number): Promise<void> {
+    await this.stop(ref, timeoutSec);
+    await this.start(ref);
+  }
+
+  async pause(ref: string, pause: boolean): Promise<void> {
+    const id = this.id(ref);
+    const { pauseContainer } = await import('../../runtime/stats');
+    await pauseContainer(this.p, id, pause);
+    this.emit(pause ? 'pause' : 'unpause', id);
+  }
+
+  async rename(ref: string, name: string): Promise<void> {
+    const { renameContainer } = await import('../../runtime/rename');
+    await renameContainer(this.p, this.id(ref), name);
+  }
+
+  async remove(ref: string, force: boolean): Promise<void> {
+    const id = this.id(ref);
+    const st = liveState(readState(this.p, id));
+    if (st.Running && !force) {
+      throw conflict(`You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`);
+    }
+    const { removeContainer } = await import('../../runtime/remove');
+    this.emit('destroy', id);
+    await removeContainer(this.p, id, force);
+  }
+
+  async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const { pruneContainers, parsePruneFilters } = await import('../../runtime/prune');
+    const list = [...filters].flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
+    const r = await pruneContainers(this.p, parsePruneFilters(list));
+    return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };
+  }
+
+  /**
+   * Docker's wait conditions: not-running returns at once for a stopped container, next-exit waits for
+   * the next exit, removed for the record to be gone. The exit code is read from state.json as the
+   * monitor writes it, before --rm removes the directory (its cleanup runs after the write).
+   */
+  async wait(ref: string, condition: WaitCondition, abort: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }> {
+    const id = this.id(ref);
+    const dir = containerDir(this.p, id);
+    const first = readState(this.p, id);
+    const startedAt = first?.StartedAt ?? ZERO_TIME;
+    let last = first;
+    let watcher: fs.FSWatcher | undefined;
+    let wake: () => void = () => undefined;
+    try { watcher = fs.watch(dir, () => wake()); } catch { /* gone already */ }
+    try {
+      for (;;) {
+        const gone = !fs.existsSync(dir);
+        const raw = gone ? undefined : readState(this.p, id);
+        if (raw) last = raw;
+        const st = liveState(raw ?? last);
+        const exitedOnce = !st.Running && st.Status !== 'created' && !monitorAlive(raw);
+        const code = { StatusCode: st.ExitCode, ...(st.Error ? { Error: { Message: st.Error } } : {}) };
+        if (gone) return last ? code : { StatusCode: 0 };
+        if (condition === 'not-running' && !st.Running && !monitorAlive(raw)) return code;
+        if (condition === 'next-exit' && exitedOnce && (st.StartedAt !== startedAt || first?.Running)) return code;
+        // removed: only the record's removal (by --rm's monitor or a DELETE) ends the wait.
+        if (abort.aborted) throw new LodgerError('CANCELLED', 'wait cancelled: the client went away');
+        await new Promise<void>((r) => { wake = r; sleep(100, abort).then(r); });
+      }
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  /**
+   * Attach's output: the monitor's json-file log, followed from where it is now (or its start with
+   * logs=1) until the container's run that follows ends. A container not yet started (docker run
+   * attaches first) has no log yet: it is created empty for the monitor to append to — its monitor
+   * opens it O_APPEND|O_CREAT — and the descriptor keeps it readable after --rm deletes it.
+   */
+  async attach(ref: string, o: AttachStreams, sinks: OutputSinks, abort: AbortSignal): Promise<void> {
+    const id = this.id(ref);
+    const { logPath } = await import('../../runtime/detach');
+    const file = logPath(this.p, id);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
+    const first = liveState(readState(this.p, id));
+    let offset = o.logs ? 0 : fs.fstatSync(fd).size;
+    let partial = '';
+    let started = first.Running;
+    let stdinDone: Promise<void> | undefined;
+    try {
+      for (;;) {
+        const gone = !fs.existsSync(containerDir(this.p, id));
+        const raw = gone ? undefined : readState(this.p, id);
+        const st = liveState(raw);
+        if (raw && (st.Running || st.StartedAt !== first.StartedAt)) started = true;
+        if (started && o.stdin && sinks.input && !stdinDone && st.Running) stdinDone = this.relayStdin(id, sinks.input, abort);
+        const final = gone || (started && !st.Running && !monitorAlive(raw));
+        const size = fs.fstatSync(fd).size;
+        if (size > offset) {
+          const buf = Buffer.alloc(size - offset);
+          const n = fs.readSync(fd, buf, 0, buf.length, offset);
+          offset += n;
+          const chunk = partial + buf.subarray(0, n).toString('utf8');
+          const cut = chunk.lastIndexOf('\n');
+          partial = chunk.slice(cut + 1);
+          for (const text of chunk.slice(0, cut + 1).split('\n')) {
+            if (!text) continue;
+            let l: { log: string; stream: string };
+            try { l = JSON.parse(text); } catch { continue; }
+            if (l.stream === 'stderr' ? o.stderr : o.stdout) (l.stream === 'stderr' ? sinks.err : sinks.out).write(l.log);
+          }
+          continue;
+        }
+        if (final || abort.aborted || (!o.stream && !started)) return;
+        await sleep(started ? 30 : 10, abort);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Our client's stdin into a container created with OpenStdin, through its monitor's attach socket. */
+  private async relayStdin(id: string, input: NodeJS.ReadableStream, abort: AbortSignal): Promise<void> {
+    const rec = readContainer(this.p, id);
+    if (!rec?.Config.OpenStdin) return;
+    const net = await import('node:net');
+    const { attachSocketPath } = await import('../../runtime/containerPlan');
+    await new Promise<void>((resolve) => {
+      const s = net.connect(attachSocketPath(this.p, id));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.on('connect', () => {
+        input.pipe(s);
+        abort.addEventListener('abort', () => s.destroy(), { once: true });
+      });
+    });
+  }
+
+  async logs(ref: string, o: LogsQuery, sinks: OutputSinks, abort: AbortSignal): Promise<void> {
+    const id = this.id(ref);
+    const { logPath } = await import('../../runtime/detach');
+    const file = logPath(this.p, id);
+    let fd: number;
+    try { fd = fs.openSync(file, 'r'); } catch { return; }
+    let offset = 0;
+    let partial = '';
+    try {
+      const emit = (text: string) => {
+        let l: { log: string; stream: string; time: string };
+        try { l = JSON.parse(text); } catch { return; }
+        const t = Date.parse(l.time) / 1000;
+        if (o.since !== undefined && t < o.since) return;
+        if (o.until !== undefined && o.until > 0 && t > o.until) return;
+        if (l.stream === 'stderr' ? !o.stderr : !o.stdout) return;
+        (l.stream === 'stderr' ? sinks.err : sinks.out).write(o.timestamps ? `${l.time} ${l.log}` : l.log);
+      };
+      const read = (): string[] => {
+        const size = fs.fstatSync(fd).size;
+        if (size <= offset) return [];
+        const buf = Buffer.alloc(size - offset);
+        const n = fs.readSync(fd, buf, 0, buf.length, offset);
+        offset += n;
+        const chunk = partial + buf.subarray(0, n).toString('utf8');
+        const cut = chunk.lastIndexOf('\n');
+        partial = chunk.slice(cut + 1);
+        return chunk.slice(0, cut + 1).split('\n').filter(Boolean);
+      };
+      let lines = read();
+      if (o.tail !== undefined && o.tail >= 0) lines = lines.slice(Math.max(0, lines.length - o.tail));
+      lines.forEach(emit);
+      if (!o.follow) return;
+      for (;;) {
+        const more = read();
+        if (more.length) { more.forEach(emit); continue; }
+        const raw = fs.existsSync(containerDir(this.p, id)) ? readState(this.p, id) : undefined;
+        if (!liveState(raw).Running && !monitorAlive(raw)) return;
+        if (abort.aborted) return;
+        await sleep(50, abort);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  top(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] } {
+    const { containerProcesses, topTable } = require('../../runtime/top') as typeof import('../../runtime/top');
+    return topTable(containerProcesses(this.p, ref), psArgs);
+  }
+
+  async stats(ref: string): Promise<Obj> {
+    const id = this.id(ref);
+    const rec = readContainer(this.p, id)!;
+    const st = liveState(readState(this.p, id));
+    const now = new Date().toISOString();
+    if (!st.Running) return { read: now, preread: ZERO_TIME, id, name: '/' + rec.Name, pids_stats: {}, cpu_stats: {}, precpu_stats: {}, memory_stats: {}, networks: {} };
+    const { sampleStats } = await import('../../runtime/stats');
+    const [s] = await sampleStats(this.p, [id], 100);
+    return {
+      read: now, preread: now, id, name: '/' + rec.Name,
+      pids_stats: { current: s.pids },
+      cpu_stats: { cpu_usage: { total_usage: 0 }, online_cpus: require('node:os').availableParallelism() },
+      precpu_stats: { cpu_usage: { total_usage: 0 } },
+      memory_stats: { usage: s.memoryCurrent ?? 0, limit: s.memoryMax === 'max' || s.memoryMax === undefined ? require('node:os').totalmem() : s.memoryMax },
+      networks: { eth0: { rx_bytes: s.netRx, tx_bytes: s.netTx } },
+      lodger: { cpuPercent: s.cpuPercent },
+    };
+  }
+}

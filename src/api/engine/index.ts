@@ -1,0 +1,49 @@
+// The engine behind the API: one object implementing the handlers' Backend over one store.
+import type { StorePaths } from '../../storage/paths';
+import type { Backend } from '../backend';
+import { ContainerEngine } from './containers';
+import { ImageEngine } from './images';
+import { NetworkEngine } from './networks';
+import { dfDoc, infoDoc, versionDoc } from './system';
+
+export function engineBackend(p: StorePaths): Backend {
+  const c = new ContainerEngine(p);
+  const i = new ImageEngine(p);
+  const n = new NetworkEngine(p);
+  return {
+    version: versionDoc,
+    info: () => infoDoc(p),
+    df: () => dfDoc(p),
+    subscribe: (on) => { c.events.on('event', on); return () => c.events.off('event', on); },
+    listContainers: (o) => c.list(o),
+    inspectContainer: (ref) => c.inspect(ref),
+    containerTty: (ref) => c.tty(ref),
+    createContainer: (name, body) => c.create(name, body),
+    startContainer: (ref) => c.start(ref),
+    stopContainer: (ref, t) => c.stop(ref, t),
+    killContainer: (ref, sig) => c.kill(ref, sig),
+    restartContainer: (ref, t) => c.restart(ref, t),
+    pauseContainer: (ref, pause) => c.pause(ref, pause),
+    renameContainer: (ref, name) => c.rename(ref, name),
+    removeContainer: (ref, force) => c.remove(ref, force),
+    pruneContainers: (f) => c.prune(f),
+    waitContainer: (ref, cond, abort) => c.wait(ref, cond, abort),
+    attachContainer: (ref, o, sinks, abort) => c.attach(ref, o, sinks, abort),
+    containerLogs: (ref, o, sinks, abort) => c.logs(ref, o, sinks, abort),
+    topContainer: (ref, ps) => c.top(ref, ps),
+    containerStats: (ref) => c.stats(ref),
+    listImages: (o) => i.list(o),
+    inspectImage: (name) => i.inspect(name),
+    imageHistory: (name) => i.history(name),
+    pullImage: (ref, o, progress) => i.pull(ref, o, progress),
+    pushImage: (ref, o, progress) => i.push(ref, o, progress),
+    tagImage: (name, repo, tag) => i.tag(name, repo, tag),
+    removeImage: (name, force) => i.remove(name, force),
+    pruneImages: (all, f) => i.prune(all, f),
+    saveImages: (names, out) => i.save(names, out),
+    listNetworks: (f) => n.list(f),
+    inspectNetwork: (id) => n.inspect(id),
+    createNetwork: (body) => n.create(body),
+    removeNetwork: (id) => n.remove(id),
+  };
+}

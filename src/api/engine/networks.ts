@@ -1,0 +1,71 @@
+// The network half of the API's backend: lodger's user networks in Docker's shapes, plus the built-in modes clients ask for.
+import type { StorePaths } from '../../storage/paths';
+import type { Filters } from '../backend';
+import { badRequest, notFound } from '../httpError';
+
+type Obj = Record<string, unknown>;
+
+/** Docker's built-in networks: "bridge" is lodger's default network (each container's own), host and none its modes. */
+const BUILTIN = ['bridge', 'host', 'none'];
+
+function builtin(name: string): Obj {
+  return {
+    Name: name, Id: name, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null',
+    EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
+  };
+}
+
+export class NetworkEngine {
+  constructor(readonly p: StorePaths) {}
+
+  private doc(r: import('../../network/userNetwork').NetworkRecord): Obj {
+    const { formatNetworkInspect } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
+    return { ...formatNetworkInspect(r), Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false };
+  }
+
+  list(filters: Filters): Obj[] {
+    const { listNetworks } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
+    const docs = [...BUILTIN.map(builtin), ...listNetworks(this.p.root).map((r) => this.doc(r))];
+    return docs.filter((d) => [...filters].every(([k, vs]) => vs.length === 0 || vs.some((v) => {
+      switch (k) {
+        case 'name': return String(d.Name).includes(v);
+        case 'id': return String(d.Id).startsWith(v);
+        case 'driver': return d.Driver === v;
+        case 'label': { const l = d.Labels as Record<string, string>; const i = v.indexOf('='); return i < 0 ? Object.hasOwn(l, v) : l[v.slice(0, i)] === v.slice(i + 1); }
+        case 'type': return v === 'custom' ? !BUILTIN.includes(String(d.Name)) : BUILTIN.includes(String(d.Name));
+        case 'scope': return v === 'local';
+        default: throw badRequest(`invalid filter '${k}'`);
+      }
+    })));
+  }
+
+  inspect(id: string): Obj {
+    if (BUILTIN.includes(id)) return builtin(id);
+    const { listNetworks } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
+    const all = listNetworks(this.p.root);
+    const r = all.find((n) => n.name === id) ?? all.find((n) => n.id === id) ?? (id.length >= 3 ? all.find((n) => n.id.startsWith(id)) : undefined);
+    if (!r) throw notFound(`network ${id} not found`);
+    return this.doc(r);
+  }
+
+  async create(body: Obj): Promise<{ Id: string; Warning: string }> {
+    const name = body.Name;
+    if (typeof name !== 'string' || !name) throw badRequest('network name must be given (Name)');
+    if (body.Driver !== undefined && body.Driver !== '' && body.Driver !== 'bridge') throw badRequest(`network driver ${String(body.Driver)} is not supported: lodger's networks are bridges`);
+    const ipam = (body.IPAM && typeof body.IPAM === 'object' ? body.IPAM : {}) as { Config?: Array<{ Subnet?: string; Gateway?: string }> };
+    const c = ipam.Config?.[0] ?? {};
+    const labels = (body.Labels && typeof body.Labels === 'object' ? body.Labels : {}) as Record<string, string>;
+    if (BUILTIN.includes(name)) throw new (await import('../httpError')).ApiError(409, `network with name ${name} already exists`);
+    const { createNetwork } = await import('../../network/userNetwork');
+    const rec = await createNetwork(this.p.root, name, { subnet: c.Subnet, gateway: c.Gateway, internal: body.Internal === true, labels });
+    return { Id: rec.id, Warning: '' };
+  }
+
+  async remove(id: string): Promise<void> {
+    if (BUILTIN.includes(id)) throw new (await import('../httpError')).ApiError(403, `${id} is a pre-defined network and cannot be removed`);
+    const { removeNetworkRecord } = await import('../../network/userNetwork');
+    const name = String(this.inspect(id).Name);
+    await removeNetworkRecord(this.p.root, name);
+  }
+}
