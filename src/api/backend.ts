@@ -40,6 +40,14 @@ export interface Backend {
   containerLogs(ref: string, o: LogsQuery, sinks: OutputSinks, abort: AbortSignal): Promise<void>;
   topContainer(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] };
   containerStats(ref: string): Promise<Record<string, unknown>>;
+  resizeContainer(ref: string, rows: number, cols: number): Promise<void>;
+
+  // exec
+  createExec(ref: string, body: Record<string, unknown>): { Id: string };
+  execTty(id: string): boolean;
+  /** With DETACH resolves once started; else relays its stdio through SINKS and resolves at its exit. */
+  startExec(id: string, o: { detach: boolean; tty?: boolean }, sinks: OutputSinks | undefined, abort: AbortSignal): Promise<void>;
+  inspectExec(id: string): Record<string, unknown>;
 
   // images
   listImages(o: { all: boolean; filters: Filters }): Array<Record<string, unknown>>;

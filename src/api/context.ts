@@ -60,6 +60,7 @@ export function filtersQuery(ctx: Ctx): Map<string, string[]> {
 
 /** The whole body, refused past LIMIT bytes (413) — read before anything is parsed. */
 export async function readBody(ctx: Ctx, limit = JSON_BODY_LIMIT): Promise<Buffer> {
+  if (ctx.upgrade) return upgradeBody(ctx, limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of ctx.req as AsyncIterable<Buffer>) {
@@ -71,6 +72,35 @@ export async function readBody(ctx: Ctx, limit = JSON_BODY_LIMIT): Promise<Buffe
     chunks.push(c);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * An upgrade request's body (exec start sends {"Detach","Tty"} with Upgrade: tcp): Node parses no body
+ * for an upgrade, so it is the first Content-Length bytes after the headers — in HEAD, or still to
+ * come on the socket. What follows it is the client's stdin and stays for the hijacked stream.
+ */
+async function upgradeBody(ctx: Ctx, limit: number): Promise<Buffer> {
+  const u = ctx.upgrade!;
+  const len = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!Number.isInteger(len) || len < 0) throw badRequest('invalid Content-Length');
+  if (len > limit) {
+    const { ApiError } = await import('./httpError');
+    throw new ApiError(413, `request body larger than ${limit} bytes`);
+  }
+  let buf = u.head;
+  while (buf.length < len) {
+    const more = await new Promise<Buffer | null>((resolve) => {
+      const onData = (b: Buffer) => { cleanup(); resolve(b); };
+      const onEnd = () => { cleanup(); resolve(null); };
+      const cleanup = () => { u.socket.off('data', onData); u.socket.off('end', onEnd); u.socket.off('close', onEnd); u.socket.pause(); };
+      u.socket.on('data', onData); u.socket.once('end', onEnd); u.socket.once('close', onEnd);
+      u.socket.resume();
+    });
+    if (!more) throw badRequest('request body ended early');
+    buf = Buffer.concat([buf, more]);
+  }
+  u.head = buf.subarray(len);
+  return buf.subarray(0, len);
 }
 
 /** A JSON object body (an empty body is {}); anything else is a 400. */

@@ -130,8 +130,6 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     if (stopping) return stopping;
     stopping = (async () => {
       clearTimeout(idleTimer);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
       await new Promise<void>((r) => {
         server.close(() => r());
         // Streams (attach, logs -f, events) would hold the close forever: their clients are cut off;
@@ -139,12 +137,21 @@ export async function startService(o: ServiceOptions): Promise<Service> {
         for (const s of sockets) s.destroy();
       });
       if (o.address.kind === 'unix') fs.rmSync(o.address.path, { force: true });
+      // Our handlers stay until here: proper-lockfile's signal-exit re-raises a signal that finds no
+      // other listener, which would kill us halfway through this clean stop.
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       done();
     })();
     return stopping;
   }
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // One request's stray failure (a relay that broke after its answer went out) must not end the
+  // service for every other client: it is reported and the service goes on.
+  const stray = (e: unknown) => o.notice?.(`internal error (the service goes on): ${(e as Error)?.stack ?? String(e)}`);
+  process.on('unhandledRejection', stray);
+  void closed.then(() => process.off('unhandledRejection', stray));
   armIdle();
   return { url, closed, stop };
 }

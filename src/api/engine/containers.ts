@@ -1,6 +1,6 @@
 // The container half of the API's backend: the same store, records and monitors as the CLI's commands.
 import * as fs from 'node:fs';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { LodgerError } from '../../errors';
 import { containerDir, liveState, pidRunning, readContainer, readState, resolveContainer, ZERO_TIME, type ContainerState } from '../../storage/containers';
 import type { StorePaths } from '../../storage/paths';
@@ -211,6 +211,7 @@ export class ContainerEngine {
     const first = readState(this.p, id);
     const startedAt = first?.StartedAt ?? ZERO_TIME;
     let last = first;
+    setMaxListeners(0, abort);
     let watcher: fs.FSWatcher | undefined;
     let wake: () => void = () => undefined;
     try { watcher = fs.watch(dir, () => wake()); } catch { /* gone already */ }
@@ -256,7 +257,7 @@ export class ContainerEngine {
         const raw = gone ? undefined : readState(this.p, id);
         const st = liveState(raw);
         if (raw && (st.Running || st.StartedAt !== first.StartedAt)) started = true;
-        if (started && o.stdin && sinks.input && !stdinDone && st.Running) stdinDone = this.relayStdin(id, sinks.input, abort);
+        if (started && o.stdin && sinks.input && !stdinDone && st.Running) stdinDone = this.relayStdin(id, sinks.input, abort).catch(() => undefined);
         const final = gone || (started && !st.Running && !monitorAlive(raw));
         const size = fs.fstatSync(fd).size;
         if (size > offset) {
@@ -286,17 +287,18 @@ export class ContainerEngine {
   private async relayStdin(id: string, input: NodeJS.ReadableStream, abort: AbortSignal): Promise<void> {
     const rec = readContainer(this.p, id);
     if (!rec?.Config.OpenStdin) return;
-    const net = await import('node:net');
     const { attachSocketPath } = await import('../../runtime/containerPlan');
-    await new Promise<void>((resolve) => {
-      const s = net.connect(attachSocketPath(this.p, id));
-      s.on('error', () => resolve());
-      s.on('close', () => resolve());
-      s.on('connect', () => {
-        input.pipe(s);
-        abort.addEventListener('abort', () => s.destroy(), { once: true });
-      });
-    });
+    const { relayInput } = await import('./monitorSocket');
+    await relayInput(attachSocketPath(this.p, id), input, abort);
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const id = this.id(ref);
+    const rec = readContainer(this.p, id);
+    if (!rec?.Config.Tty || !liveState(readState(this.p, id)).Running) return;
+    const { attachSocketPath } = await import('../../runtime/containerPlan');
+    const { resizeThroughMonitor } = await import('./monitorSocket');
+    await resizeThroughMonitor(attachSocketPath(this.p, id), rows, cols);
   }
 
   async logs(ref: string, o: LogsQuery, sinks: OutputSinks, abort: AbortSignal): Promise<void> {

@@ -2,6 +2,7 @@
 import type { StorePaths } from '../../storage/paths';
 import type { Backend } from '../backend';
 import { ContainerEngine } from './containers';
+import { ExecEngine } from './exec';
 import { ImageEngine } from './images';
 import { NetworkEngine } from './networks';
 import { dfDoc, infoDoc, versionDoc } from './system';
@@ -10,6 +11,7 @@ export function engineBackend(p: StorePaths): Backend {
   const c = new ContainerEngine(p);
   const i = new ImageEngine(p);
   const n = new NetworkEngine(p);
+  const x = new ExecEngine(p);
   return {
     version: versionDoc,
     info: () => infoDoc(p),
@@ -32,6 +34,11 @@ export function engineBackend(p: StorePaths): Backend {
     containerLogs: (ref, o, sinks, abort) => c.logs(ref, o, sinks, abort),
     topContainer: (ref, ps) => c.top(ref, ps),
     containerStats: (ref) => c.stats(ref),
+    resizeContainer: (ref, rows, cols) => c.resize(ref, rows, cols),
+    createExec: (ref, body) => x.create(ref, body),
+    execTty: (id) => x.tty(id),
+    startExec: (id, o, sinks, abort) => x.start(id, o, sinks, abort),
+    inspectExec: (id) => x.inspect(id),
     listImages: (o) => i.list(o),
     inspectImage: (name) => i.inspect(name),
     imageHistory: (name) => i.history(name),

@@ -134,17 +134,22 @@ export const containerRoutes: Route[] = [
     sendEmpty(ctx, 204);
   } },
   { method: 'POST', path: '/containers/:id/wait', handler: wait },
+  { method: 'POST', path: '/containers/:id/exec', handler: async (ctx, b) => sendJson(ctx, 201, b.createExec(param(ctx, 'id'), await readJson(ctx))) },
   { method: 'POST', path: '/containers/:id/attach', handler: attach },
   { method: 'GET', path: '/containers/:id/logs', handler: logs },
   { method: 'GET', path: '/containers/:id/top', handler: top },
   { method: 'GET', path: '/containers/:id/stats', handler: stats },
   // The monitor keeps the size its pty was given at start; a resize is accepted and not yet relayed.
-  { method: 'POST', path: '/containers/:id/resize', handler: (ctx, b) => { b.inspectContainer(param(ctx, 'id')); sendEmpty(ctx, 200); } },
+  { method: 'POST', path: '/containers/:id/resize', handler: async (ctx, b) => {
+    const h = intQuery(ctx, 'h'), w = intQuery(ctx, 'w');
+    if (h === undefined || w === undefined || h < 0 || w < 0 || h > 65535 || w > 65535) throw badRequest('resize: h and w must be given, 0-65535');
+    await b.resizeContainer(param(ctx, 'id'), h, w);
+    sendEmpty(ctx, 200);
+  } },
   { method: 'DELETE', path: '/containers/:id', handler: remove },
   { method: 'GET', path: '/containers/:id/export', handler: notYet('container export') },
   { method: 'GET', path: '/containers/:id/archive', handler: notYet('GET archive (docker cp out)') },
   { method: 'HEAD', path: '/containers/:id/archive', handler: notYet('HEAD archive (docker cp)') },
   { method: 'PUT', path: '/containers/:id/archive', handler: notYet('PUT archive (docker cp in)') },
-  { method: 'POST', path: '/containers/:id/exec', handler: notYet('exec') },
 ];
 

@@ -2,9 +2,10 @@
 import type { Route } from '../router';
 import { buildRoutes } from './build';
 import { containerRoutes } from './containers';
+import { execRoutes } from './exec';
 import { imageRoutes } from './images';
 import { networkRoutes } from './networks';
 import { systemRoutes } from './system';
 import { volumeRoutes } from './volumes';
 
-export const allRoutes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...buildRoutes];
+export const allRoutes: Route[] = [...systemRoutes, ...containerRoutes, ...execRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...buildRoutes];
