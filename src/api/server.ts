@@ -55,7 +55,7 @@ async function clearStaleSocket(file: string): Promise<void> {
 function peerUid(sock: net.Socket): number | undefined {
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
-  const { native } = require('../native') as typeof import('../native');
+  const { native } = require('../helper/native') as typeof import('./../helper/native');
   return native().peerCred(fd).uid;
 }
 

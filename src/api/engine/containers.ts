@@ -25,8 +25,8 @@ function summary(p: StorePaths, id: string): Obj | undefined {
   const rec = readContainer(p, id);
   if (!rec) return undefined;
   const st = liveState(readState(p, id));
-  const { statusText } = require('../../runtime/list') as typeof import('../../runtime/list');
-  const { readNetworkInfo } = require('../../runtime/networkSetup') as typeof import('../../runtime/networkSetup');
+  const { statusText } = require('../../containers/list') as typeof import('../../containers/list');
+  const { readNetworkInfo } = require('../../containers/networkSetup') as typeof import('../../containers/networkSetup');
   const net = readNetworkInfo(p, id);
   const ports = (net?.Mappings ?? []).map((m) => ({ IP: m.hostIp || '0.0.0.0', PrivatePort: Number(m.containerPort), PublicPort: Number(m.hostPort), Type: m.protocol }));
   const mode = rec.HostConfig.NetworkMode;
@@ -115,7 +115,7 @@ export class ContainerEngine {
     const id = this.id(ref);
     const rec = readContainer(this.p, id);
     if (!rec) throw new LodgerError('NO_SUCH_CONTAINER', `No such container: ${ref}`);
-    const { inspectContainer } = require('../../runtime/inspect') as typeof import('../../runtime/inspect');
+    const { inspectContainer } = require('../../containers/inspect') as typeof import('../../containers/inspect');
     const doc = inspectContainer(this.p, rec) as Obj;
     // Docker's HostConfig.PortBindings keeps what was asked; the chosen ports are in NetworkSettings.Ports.
     return doc;
@@ -128,9 +128,9 @@ export class ContainerEngine {
 
   async create(name: string | undefined, body: Obj): Promise<{ Id: string; Warnings: string[] }> {
     const o = createOptionsFromBody(name, body);
-    const { createContainer } = await import('../../runtime/create');
-    const { callerMapping } = await import('../../runtime/usernsWorker');
-    const { checkSecurityOptions } = await import('../../runtime/security');
+    const { createContainer } = await import('../../containers/create');
+    const { callerMapping } = await import('../../helper/usernsWorker');
+    const { checkSecurityOptions } = await import('../../security/security');
     if (o.userns && !['single', 'keep-id', 'auto', ''].includes(o.userns)) throw badRequest(`HostConfig.UsernsMode ${o.userns} is not supported: use single, keep-id or leave it empty`);
     checkSecurityOptions(o);
     const { rec } = await createContainer(this.p, o, callerMapping(o.userns));
@@ -141,7 +141,7 @@ export class ContainerEngine {
   async start(ref: string): Promise<'started' | 'already'> {
     const id = this.id(ref);
     if (liveState(readState(this.p, id)).Running) return 'already';
-    const { startExisting } = await import('../../runtime/startExisting');
+    const { startExisting } = await import('../../containers/startExisting');
     await startExisting(this.p, id, false, false);
     this.emit('start', id);
     return 'started';
@@ -150,7 +150,7 @@ export class ContainerEngine {
   async stop(ref: string, timeoutSec?: number): Promise<'stopped' | 'already'> {
     const id = this.id(ref);
     if (!liveState(readState(this.p, id)).Running) return 'already';
-    const { stopContainer } = await import('../../runtime/lifecycle');
+    const { stopContainer } = await import('../../containers/lifecycle');
     await stopContainer(this.p, id, timeoutSec);
     this.emit('stop', id);
     return 'stopped';
@@ -160,7 +160,7 @@ export class ContainerEngine {
     const id = this.id(ref);
     const rec = readContainer(this.p, id);
     if (!liveState(readState(this.p, id)).Running) throw conflict(`Container ${id} is not running`);
-    const { killContainer } = await import('../../runtime/lifecycle');
+    const { killContainer } = await import('../../containers/lifecycle');
     await killContainer(this.p, id, signal || 'SIGKILL');
     this.emit('kill', id, { signal: signal || 'SIGKILL', name: rec?.Name ?? '' });
   }
@@ -172,13 +172,13 @@ export class ContainerEngine {
 
   async pause(ref: string, pause: boolean): Promise<void> {
     const id = this.id(ref);
-    const { pauseContainer } = await import('../../runtime/stats');
+    const { pauseContainer } = await import('../../containers/stats');
     await pauseContainer(this.p, id, pause);
     this.emit(pause ? 'pause' : 'unpause', id);
   }
 
   async rename(ref: string, name: string): Promise<void> {
-    const { renameContainer } = await import('../../runtime/rename');
+    const { renameContainer } = await import('../../containers/rename');
     await renameContainer(this.p, this.id(ref), name);
   }
 
@@ -188,13 +188,13 @@ export class ContainerEngine {
     if (st.Running && !force) {
       throw conflict(`You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`);
     }
-    const { removeContainer } = await import('../../runtime/remove');
+    const { removeContainer } = await import('../../containers/remove');
     this.emit('destroy', id);
     await removeContainer(this.p, id, force);
   }
 
   async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
-    const { pruneContainers, parsePruneFilters } = await import('../../runtime/prune');
+    const { pruneContainers, parsePruneFilters } = await import('../../containers/prune');
     const list = [...filters].flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
     const r = await pruneContainers(this.p, parsePruneFilters(list));
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };
@@ -243,7 +243,7 @@ export class ContainerEngine {
    */
   async attach(ref: string, o: AttachStreams, sinks: OutputSinks, abort: AbortSignal): Promise<void> {
     const id = this.id(ref);
-    const { logPath } = await import('../../runtime/detach');
+    const { logPath } = await import('../../containers/detach');
     const file = logPath(this.p, id);
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
     const first = liveState(readState(this.p, id));
@@ -287,7 +287,7 @@ export class ContainerEngine {
   private async relayStdin(id: string, input: NodeJS.ReadableStream, abort: AbortSignal): Promise<void> {
     const rec = readContainer(this.p, id);
     if (!rec?.Config.OpenStdin) return;
-    const { attachSocketPath } = await import('../../runtime/containerPlan');
+    const { attachSocketPath } = await import('../../containers/containerPlan');
     const { relayInput } = await import('./monitorSocket');
     await relayInput(attachSocketPath(this.p, id), input, abort);
   }
@@ -296,14 +296,14 @@ export class ContainerEngine {
     const id = this.id(ref);
     const rec = readContainer(this.p, id);
     if (!rec?.Config.Tty || !liveState(readState(this.p, id)).Running) return;
-    const { attachSocketPath } = await import('../../runtime/containerPlan');
+    const { attachSocketPath } = await import('../../containers/containerPlan');
     const { resizeThroughMonitor } = await import('./monitorSocket');
     await resizeThroughMonitor(attachSocketPath(this.p, id), rows, cols);
   }
 
   async logs(ref: string, o: LogsQuery, sinks: OutputSinks, abort: AbortSignal): Promise<void> {
     const id = this.id(ref);
-    const { logPath } = await import('../../runtime/detach');
+    const { logPath } = await import('../../containers/detach');
     const file = logPath(this.p, id);
     let fd: number;
     try { fd = fs.openSync(file, 'r'); } catch { return; }
@@ -348,7 +348,7 @@ export class ContainerEngine {
   }
 
   top(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] } {
-    const { containerProcesses, topTable } = require('../../runtime/top') as typeof import('../../runtime/top');
+    const { containerProcesses, topTable } = require('../../containers/top') as typeof import('../../containers/top');
     return topTable(containerProcesses(this.p, ref), psArgs);
   }
 
@@ -358,7 +358,7 @@ export class ContainerEngine {
     const st = liveState(readState(this.p, id));
     const now = new Date().toISOString();
     if (!st.Running) return { read: now, preread: ZERO_TIME, id, name: '/' + rec.Name, pids_stats: {}, cpu_stats: {}, precpu_stats: {}, memory_stats: {}, networks: {} };
-    const { sampleStats } = await import('../../runtime/stats');
+    const { sampleStats } = await import('../../containers/stats');
     const [s] = await sampleStats(this.p, [id], 100);
     return {
       read: now, preread: now, id, name: '/' + rec.Name,

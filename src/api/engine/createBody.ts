@@ -1,6 +1,6 @@
 // Docker's ContainerCreate body (Config, HostConfig, NetworkingConfig) mapped onto the engine's create options.
 // TODO(#13): once each container option declares its Docker body field, this table comes from those declarations.
-import { defaultCreateOptions, type CreateOptions } from '../../runtime/options';
+import { defaultCreateOptions, type CreateOptions } from '../../containers/options';
 import { badRequest } from '../httpError';
 
 type Obj = Record<string, unknown>;

@@ -50,7 +50,7 @@ export class ImageEngine {
 
   inspect(name: string): Obj {
     const img = this.find(name);
-    const { inspectImage } = require('../../runtime/inspect') as typeof import('../../runtime/inspect');
+    const { inspectImage } = require('../../containers/inspect') as typeof import('../../containers/inspect');
     const doc = inspectImage(this.p, img);
     const cfg = imageConfig(this.p, img);
     return {
@@ -132,7 +132,7 @@ export class ImageEngine {
 
   async prune(all: boolean, filters: Filters): Promise<{ ImagesDeleted: Array<{ Untagged?: string; Deleted?: string }>; SpaceReclaimed: number }> {
     const { pruneImages } = await import('../../image/prune');
-    const { parsePruneFilters } = await import('../../runtime/prune');
+    const { parsePruneFilters } = await import('../../containers/prune');
     const list = [...filters].filter(([k]) => k !== 'dangling').flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
     const dangling = filters.get('dangling')?.[0];
     const r = await pruneImages(this.p, all || dangling === 'false', parsePruneFilters(list));

@@ -10,7 +10,7 @@ type Obj = Record<string, unknown>;
 /** lodger's own version, from package.json beside the bundle. */
 export function lodgerVersion(): string {
   try {
-    const { packageRoot } = require('../../native') as typeof import('../../native');
+    const { packageRoot } = require('../../helper/native') as typeof import('../../helper/native');
     return (require(require('node:path').join(packageRoot(), 'package.json')) as { version: string }).version;
   } catch { return '0.0.0'; }
 }
@@ -29,7 +29,7 @@ export function versionDoc(): Obj {
 }
 
 export async function infoDoc(p: StorePaths): Promise<Obj> {
-  const { gatherInfo } = await import('../../runtime/info');
+  const { gatherInfo } = await import('../../system/info');
   const info = await gatherInfo(p) as { store: { storageDriver: string; root: string }; cgroups?: { version?: number } };
   let running = 0, paused = 0, stopped = 0;
   const ids = listContainerIds(p);
@@ -58,7 +58,7 @@ function osName(): string {
 }
 
 export async function dfDoc(p: StorePaths): Promise<Obj> {
-  const { diskUsage } = await import('../../runtime/systemDf');
+  const { diskUsage } = await import('../../system/systemDf');
   const r = await diskUsage(p);
   const secs = (iso: string) => Math.floor(Date.parse(iso) / 1000) || 0;
   return {
