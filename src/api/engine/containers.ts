@@ -90,8 +90,14 @@ export class ContainerEngine {
     this.events.emit('event', e);
   }
 
+  /** The full id of REF; Docker's wording when there is none (clients match on it, e.g. compose). */
   id(ref: string): string {
-    return resolveContainer(this.p, ref);
+    try {
+      return resolveContainer(this.p, ref);
+    } catch (e) {
+      if (e instanceof LodgerError && e.code === 'NO_SUCH_CONTAINER') throw new LodgerError('NO_SUCH_CONTAINER', `No such container: ${ref}`);
+      throw e;
+    }
   }
 
   list(o: ContainerListOptions): Obj[] {
