@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { inject } from 'vitest';
 import { killLodgers, lodgerOutput, makeStore, requirePrereq, requireSubids, requireTool, runLodger, runLodgerOk, spawnLodger, waitForExit, type LodgerResult, type Store } from '../helpers/cli';
@@ -46,8 +47,13 @@ export async function serveStore(store: Store, args: string[] = ['--time', '0'])
 }
 
 export async function waitForSocket(socket: string, child: ChildProcess): Promise<void> {
+  // Connecting, not the file's existence: a service killed earlier may have left its socket file.
+  const answers = () => new Promise<boolean>((resolve) => {
+    const c = net.connect(socket, () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
   for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(socket)) return;
+    if (await answers()) return;
     if (child.exitCode !== null) throw new Error(`the service exited: ${lodgerOutput(child).stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
