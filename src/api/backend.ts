@@ -65,4 +65,6 @@ export interface Backend {
   inspectNetwork(id: string): Record<string, unknown>;
   createNetwork(body: Record<string, unknown>): Promise<{ Id: string; Warning: string }>;
   removeNetwork(id: string): Promise<void>;
+  connectNetwork(id: string, container: string, aliases: string[]): Promise<void>;
+  disconnectNetwork(id: string, container: string): Promise<void>;
 }

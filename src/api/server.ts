@@ -15,6 +15,8 @@ export interface ServiceOptions {
   /** Seconds without a connection before the service exits; 0 serves until stopped. */
   idleSeconds: number;
   backend: Backend;
+  /** Report every request through notice. */
+  debug?: boolean;
   /** Notices for whoever started the service (the CLI prints them to stderr). */
   notice?: (text: string) => void;
 }
@@ -87,8 +89,10 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     sockets.add(sock);
     sock.once('close', () => { sockets.delete(sock); armIdle(); });
   });
-  server.on('request', (req, res) => { void router.dispatch(req, { res }); });
-  server.on('upgrade', (req, socket, head) => { void router.dispatch(req, { socket, head }); });
+  // --log-level debug: one line per request, as podman's service logs them.
+  const trace = o.debug ? (req: http.IncomingMessage, kind: string) => o.notice?.(`${kind} ${req.method} ${req.url}`) : () => undefined;
+  server.on('request', (req, res) => { trace(req, 'request'); void router.dispatch(req, { res }); });
+  server.on('upgrade', (req, socket, head) => { trace(req, 'upgrade'); void router.dispatch(req, { socket, head }); });
   // A malformed request line or header: answer 400 and keep serving the others.
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"malformed HTTP request"}');

@@ -151,7 +151,7 @@ export async function attachForStart(p: StorePaths, rec: ContainerRecord, ns: Ne
     monitorUnlinksOnExit: true,
     backends: ns.backends,
     userNetwork: ns.mode.kind === 'user' ? {
-      root: p.root, runtime: p.runtime, containerId: rec.Id, containerName: rec.Name,
+      root: p.root, runtime: p.runtime, containerId: rec.Id, containerName: rec.Name, aliases: rec.NetworkAliases,
       responderCommand: [process.execPath, path.join(packageRoot(), 'dist', 'lodger.js'), '__dns-responder'],
     } : undefined,
   });

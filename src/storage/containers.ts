@@ -107,6 +107,8 @@ export interface ContainerRecord {
   ImagePlatform?: string;
   /** A squashfs image file the container runs from instead of store layers (Layers is then empty). */
   SquashfsImage?: string;
+  /** More names on its user network's DNS (Docker's NetworkingConfig Aliases, as Compose sets the service name). */
+  NetworkAliases?: string[];
 }
 
 export interface ContainerState {

@@ -6,7 +6,7 @@ import { containerDir, liveState, pidRunning, readContainer, readState, resolveC
 import type { StorePaths } from '../../storage/paths';
 import type { ApiEvent, AttachStreams, ContainerListOptions, Filters, LogsQuery, OutputSinks, WaitCondition } from '../backend';
 import { badRequest, conflict } from '../httpError';
-import { createOptionsFromBody } from './createBody';
+import { createOptionsFromBody, networkAliases } from './createBody';
 
 type Obj = Record<string, unknown>;
 
@@ -55,7 +55,8 @@ export function matchContainer(row: Obj, imageId: string, filters: Filters): boo
     if (!CONTAINER_FILTERS.has(key)) throw badRequest(`invalid filter '${key}'`);
     if (values.length === 0) continue;
     const labels = row.Labels as Record<string, string>;
-    const ok = values.some((v) => {
+    // Labels must all match (moby filters MatchKVList); other keys match any of their values.
+    const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v: string) => {
       switch (key) {
         case 'id': return (row.Id as string).startsWith(v);
         case 'name': return (row.Names as string[]).some((n) => new RegExp(v).test(n.slice(1)) || new RegExp(v).test(n));
@@ -123,7 +124,11 @@ export class ContainerEngine {
     if (!rec) throw new LodgerError('NO_SUCH_CONTAINER', `No such container: ${ref}`);
     const { inspectContainer } = require('../../containers/inspect') as typeof import('../../containers/inspect');
     const doc = inspectContainer(this.p, rec) as Obj;
-    // Docker's HostConfig.PortBindings keeps what was asked; the chosen ports are in NetworkSettings.Ports.
+    // Fields Docker always has that clients read: compose shows logs only for a json-file LogConfig.
+    doc.HostConfig = { LogConfig: { Type: 'json-file', Config: {} }, ...(doc.HostConfig as Obj) };
+    doc.Config = { AttachStdin: false, AttachStdout: !rec.Config.OpenStdin, AttachStderr: !rec.Config.OpenStdin, StdinOnce: false, ...(doc.Config as Obj) };
+    const ns = doc.NetworkSettings as { Networks?: Record<string, Obj> };
+    if (rec.NetworkAliases?.length) for (const n of Object.values(ns.Networks ?? {})) n.Aliases = rec.NetworkAliases;
     return doc;
   }
 
@@ -139,7 +144,12 @@ export class ContainerEngine {
     const { checkSecurityOptions } = await import('../../security/security');
     if (o.userns && !['single', 'keep-id', 'auto', ''].includes(o.userns)) throw badRequest(`HostConfig.UsernsMode ${o.userns} is not supported: use single, keep-id or leave it empty`);
     checkSecurityOptions(o);
+    const aliases = o.network ? networkAliases(body, o.network) : [];
     const { rec } = await createContainer(this.p, o, callerMapping(o.userns));
+    if (aliases.length) {
+      const { updateContainerRecord } = await import('../../storage/containers');
+      await updateContainerRecord(this.p, rec.Id, (r) => { r.NetworkAliases = aliases; });
+    }
     this.emit('create', rec.Id);
     return { Id: rec.Id, Warnings: [] };
   }

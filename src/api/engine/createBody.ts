@@ -62,6 +62,15 @@ function publishSpecs(pb: unknown): string[] {
   return out;
 }
 
+/** NetworkingConfig.EndpointsConfig[network].Aliases for the container's network (Compose: the service name). */
+export function networkAliases(body: Obj, network: string): string[] {
+  const nc = isObj(body.NetworkingConfig) ? body.NetworkingConfig : undefined;
+  const eps = nc && isObj(nc.EndpointsConfig) ? nc.EndpointsConfig : {};
+  const ep = eps[network];
+  if (!isObj(ep) || ep.Aliases === undefined || ep.Aliases === null) return [];
+  return strings(ep.Aliases, `NetworkingConfig.EndpointsConfig.${network}.Aliases`).filter((a) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a));
+}
+
 /** The engine's create options from a ContainerCreate body and the ?name= query. */
 export function createOptionsFromBody(name: string | undefined, body: Obj): CreateOptions {
   const cfg = body;  // Config's fields sit at the top level of the body

@@ -52,5 +52,7 @@ export function engineBackend(p: StorePaths): Backend {
     inspectNetwork: (id) => n.inspect(id),
     createNetwork: (body) => n.create(body),
     removeNetwork: (id) => n.remove(id),
+    connectNetwork: (id, ctr, aliases) => n.connect(ctr, id, aliases),
+    disconnectNetwork: (id, ctr) => n.disconnect(ctr, id),
   };
 }

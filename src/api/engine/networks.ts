@@ -1,7 +1,7 @@
 // The network half of the API's backend: lodger's user networks in Docker's shapes, plus the built-in modes clients ask for.
 import type { StorePaths } from '../../storage/paths';
 import type { Filters } from '../backend';
-import { badRequest, notFound } from '../httpError';
+import { ApiError, badRequest, notFound } from '../httpError';
 
 type Obj = Record<string, unknown>;
 
@@ -56,14 +56,50 @@ export class NetworkEngine {
     const ipam = (body.IPAM && typeof body.IPAM === 'object' ? body.IPAM : {}) as { Config?: Array<{ Subnet?: string; Gateway?: string }> };
     const c = ipam.Config?.[0] ?? {};
     const labels = (body.Labels && typeof body.Labels === 'object' ? body.Labels : {}) as Record<string, string>;
-    if (BUILTIN.includes(name)) throw new (await import('../httpError')).ApiError(409, `network with name ${name} already exists`);
+    if (BUILTIN.includes(name)) throw new ApiError(409, `network with name ${name} already exists`);
     const { createNetwork } = await import('../../network/userNetwork');
     const rec = await createNetwork(this.p.root, name, { subnet: c.Subnet, gateway: c.Gateway, internal: body.Internal === true, labels });
     return { Id: rec.id, Warning: '' };
   }
 
+  /**
+   * Connects a container that is not running to NETWORK (with ALIASES on its DNS). A lodger container
+   * has one network, chosen at its start: Compose's disconnect-then-connect after create works, a live
+   * change does not (yet).
+   */
+  async connect(containerRef: string, network: string, aliases: string[]): Promise<void> {
+    const { id, rec, running } = this.container(containerRef);
+    const name = BUILTIN.includes(network) ? network : String(this.inspect(network).Name);
+    const target = name === 'bridge' ? 'default' : name;
+    const cur = rec.HostConfig.NetworkMode;
+    if (cur === target && !aliases.length) return;
+    if (running) throw new ApiError(501, `connect ${rec.Name} to ${name}: lodger cannot change the network of a running container — stop it first`);
+    if (cur !== target && cur !== 'none' && cur !== 'default') throw new ApiError(501, `connect ${rec.Name} to ${name}: it is on ${cur} already, and a lodger container has one network — disconnect it first`);
+    const { updateContainerRecord } = await import('../../storage/containers');
+    await updateContainerRecord(this.p, id, (r) => { r.HostConfig.NetworkMode = target; r.NetworkAliases = aliases; });
+  }
+
+  async disconnect(containerRef: string, network: string): Promise<void> {
+    const { id, rec, running } = this.container(containerRef);
+    const name = BUILTIN.includes(network) ? network : String(this.inspect(network).Name);
+    const cur = rec.HostConfig.NetworkMode;
+    if (cur !== (name === 'bridge' ? 'default' : name)) throw new ApiError(400, `container ${rec.Name} is not connected to network ${name}`);
+    if (running) throw new ApiError(501, `disconnect ${rec.Name} from ${name}: lodger cannot change the network of a running container — stop it first`);
+    const { updateContainerRecord } = await import('../../storage/containers');
+    await updateContainerRecord(this.p, id, (r) => { r.HostConfig.NetworkMode = 'none'; r.NetworkAliases = []; });
+  }
+
+  private container(ref: string) {
+    const { liveState, readContainer, readState, resolveContainer } = require('../../storage/containers') as typeof import('../../storage/containers');
+    let id: string;
+    try { id = resolveContainer(this.p, ref); } catch { throw notFound(`No such container: ${ref}`); }
+    const rec = readContainer(this.p, id);
+    if (!rec) throw notFound(`No such container: ${ref}`);
+    return { id, rec, running: liveState(readState(this.p, id)).Running };
+  }
+
   async remove(id: string): Promise<void> {
-    if (BUILTIN.includes(id)) throw new (await import('../httpError')).ApiError(403, `${id} is a pre-defined network and cannot be removed`);
+    if (BUILTIN.includes(id)) throw new ApiError(403, `${id} is a pre-defined network and cannot be removed`);
     const { removeNetworkRecord } = await import('../../network/userNetwork');
     const name = String(this.inspect(id).Name);
     await removeNetworkRecord(this.p.root, name);

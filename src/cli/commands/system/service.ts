@@ -13,6 +13,7 @@ export class SystemServiceCommand extends LodgerCommand {
     ],
   });
   time = Option.String('-t,--time', '5', { description: 'Seconds without connections before exiting (0: never)' });
+  logLevel = Option.String('--log-level', 'info', { description: 'info, or debug: one line per request on stderr' });
   uri = Option.String({ required: false });
 
   async run(): Promise<number> {
@@ -25,7 +26,7 @@ export class SystemServiceCommand extends LodgerCommand {
     const p = await this.store();
     const address = (!this.uri && activatedSocket()) || parseListenUri(this.uri);
     const svc = await startService({
-      address, idleSeconds: idle, backend: engineBackend(p),
+      address, idleSeconds: idle, backend: engineBackend(p), debug: this.logLevel === 'debug',
       notice: (text) => this.context.stderr.write(`lodger: ${text}\n`),
     });
     this.context.stderr.write(`lodger: serving the Docker API on ${svc.url}${idle ? ` (exits after ${idle} s without connections)` : ''}\n`);
