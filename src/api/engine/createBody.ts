@@ -55,7 +55,9 @@ function publishSpecs(pb: unknown): string[] {
     if (!Array.isArray(list)) throw badRequest(`invalid HostConfig.PortBindings[${port}]: expected a list`);
     for (const b of (list.length ? list : [{}]) as Obj[]) {
       const ip = typeof b.HostIp === 'string' ? b.HostIp : '';
-      const hp = typeof b.HostPort === 'string' ? b.HostPort : b.HostPort === undefined ? '' : String(b.HostPort);
+      // An empty HostPort or "0" is any free port (Testcontainers sends both forms).
+      let hp = typeof b.HostPort === 'string' ? b.HostPort : b.HostPort === undefined || b.HostPort === null ? '' : String(b.HostPort);
+      if (hp === '0') hp = '';
       out.push(ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${hp}:${port}` : hp ? `${hp}:${port}` : port);
     }
   }
