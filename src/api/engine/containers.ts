@@ -230,17 +230,25 @@ export class ContainerEngine {
     setMaxListeners(0, abort);
     let watcher: fs.FSWatcher | undefined;
     let wake: () => void = () => undefined;
-    try { watcher = fs.watch(dir, () => wake()); } catch { /* gone already */ }
+    // state.json is read the moment it is replaced: --rm's monitor deletes the directory right after
+    // writing the exit (supervise.c: write_state, then the cleanup steps), and a poll could miss it.
+    const read = () => { const st = readState(this.p, id); if (st) last = st; };
+    try {
+      watcher = fs.watch(dir, (_e, name) => { if (name === 'state.json') read(); wake(); });
+      watcher.on('error', () => wake());
+    } catch { /* gone already */ }
     try {
       for (;;) {
         const gone = !fs.existsSync(dir);
-        const raw = gone ? undefined : readState(this.p, id);
-        if (raw) last = raw;
-        const st = liveState(raw ?? last);
-        const exitedOnce = !st.Running && st.Status !== 'created' && !monitorAlive(raw);
+        if (!gone) read();
+        const raw = gone ? undefined : last;
+        // A recorded run whose monitor lives has not ended, whatever its pid says: the monitor writes the exit.
+        const ended = !(raw?.Running && monitorAlive(raw));
+        const st = liveState(last);
+        const exitedOnce = ended && !st.Running && st.Status !== 'created' && !monitorAlive(raw);
         const code = { StatusCode: st.ExitCode, ...(st.Error ? { Error: { Message: st.Error } } : {}) };
         if (gone) return last ? code : { StatusCode: 0 };
-        if (condition === 'not-running' && !st.Running && !monitorAlive(raw)) return code;
+        if (condition === 'not-running' && ended && !st.Running && !monitorAlive(raw)) return code;
         if (condition === 'next-exit' && exitedOnce && (st.StartedAt !== startedAt || first?.Running)) return code;
         // removed: only the record's removal (by --rm's monitor or a DELETE) ends the wait.
         if (abort.aborted) throw new LodgerError('CANCELLED', 'wait cancelled: the client went away');
