@@ -20,6 +20,8 @@ export interface Backend {
   df(): Promise<Record<string, unknown>>;
   /** Calls ON for each event from now on until SIGNAL aborts (events the service itself caused). */
   subscribe(on: (e: ApiEvent) => void): () => void;
+  /** Resolves when work that outlived its request (a removal's file deletion) is done. */
+  drain(): Promise<void>;
 
   // containers
   listContainers(o: ContainerListOptions): Array<Record<string, unknown>>;

@@ -141,6 +141,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
         for (const s of sockets) s.destroy();
       });
       if (o.address.kind === 'unix') fs.rmSync(o.address.path, { force: true });
+      await o.backend.drain();
       // Our handlers stay until here: proper-lockfile's signal-exit re-raises a signal that finds no
       // other listener, which would kill us halfway through this clean stop.
       process.off('SIGTERM', onSignal);

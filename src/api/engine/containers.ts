@@ -79,6 +79,7 @@ export function matchContainer(row: Obj, imageId: string, filters: Filters): boo
 
 export class ContainerEngine {
   readonly events = new EventEmitter();
+  private readonly background = new Set<Promise<unknown>>();
   constructor(readonly p: StorePaths) {
     this.events.setMaxListeners(0);
   }
@@ -206,7 +207,20 @@ export class ContainerEngine {
     }
     const { removeContainer } = await import('../../containers/remove');
     this.emit('destroy', id);
-    await removeContainer(this.p, id, force);
+    // The answer goes out once the record is gone (renamed away under the store lock: its name is free,
+    // no listing shows it); deleting its files, a store worker's job of a few hundred ms, goes on
+    // behind it. A stop of the service waits for it (drain).
+    const dir = containerDir(this.p, id);
+    const removal = removeContainer(this.p, id, force);
+    this.background.add(removal);
+    void removal.catch(() => undefined).finally(() => this.background.delete(removal));
+    let gone = false;
+    await Promise.race([removal, (async () => { while (!gone && fs.existsSync(dir)) await sleep(5); })()]).finally(() => { gone = true; });
+  }
+
+  /** Resolves when removals still deleting files have finished. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.background]);
   }
 
   async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {

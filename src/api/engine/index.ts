@@ -16,6 +16,7 @@ export function engineBackend(p: StorePaths): Backend {
     version: versionDoc,
     info: () => infoDoc(p),
     df: () => dfDoc(p),
+    drain: () => c.drain(),
     subscribe: (on) => { c.events.on('event', on); return () => c.events.off('event', on); },
     listContainers: (o) => c.list(o),
     inspectContainer: (ref) => c.inspect(ref),
