@@ -1,5 +1,6 @@
 // The API service: an HTTP/1.1 server on a unix socket (0600 in a 0700 directory, peers checked by uid),
 // stopping after an idle time or on SIGTERM — and taking no container with it (each has its own monitor).
+import { native } from '../helper/native';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -57,7 +58,6 @@ async function clearStaleSocket(file: string): Promise<void> {
 function peerUid(sock: net.Socket): number | undefined {
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
-  const { native } = require('../helper/native') as typeof import('./../helper/native');
   return native().peerCred(fd).uid;
 }
 
@@ -78,7 +78,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   server.on('connection', (sock: net.Socket) => {
     if (o.address.kind !== 'tcp') {
       let uid: number | undefined;
-      try { uid = peerUid(sock); } catch { uid = undefined; }
+      try { uid = peerUid(sock); } catch (e) { o.notice?.(`peer credentials: ${(e as Error).message}`); uid = undefined; }
       if (uid !== me) {
         o.notice?.(`refused a connection from uid ${uid ?? 'unknown'}: only uid ${me} may use this service`);
         sock.destroy();

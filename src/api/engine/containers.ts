@@ -1,8 +1,13 @@
 // The container half of the API's backend: the same store, records and monitors as the CLI's commands.
+import * as os from 'node:os';
+import { inspectContainer } from '../../containers/inspect';
+import { statusText } from '../../containers/list';
+import { readNetworkInfo } from '../../containers/networkSetup';
+import { containerProcesses, topTable } from '../../containers/top';
 import * as fs from 'node:fs';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { LodgerError } from '../../errors';
-import { containerDir, liveState, pidRunning, readContainer, readState, resolveContainer, ZERO_TIME, type ContainerState } from '../../storage/containers';
+import { containerDir, listContainerIds, liveState, pidRunning, readContainer, readState, resolveContainer, ZERO_TIME, type ContainerState } from '../../storage/containers';
 import type { StorePaths } from '../../storage/paths';
 import type { ApiEvent, AttachStreams, ContainerListOptions, Filters, LogsQuery, OutputSinks, WaitCondition } from '../backend';
 import { badRequest, conflict } from '../httpError';
@@ -25,8 +30,6 @@ function summary(p: StorePaths, id: string): Obj | undefined {
   const rec = readContainer(p, id);
   if (!rec) return undefined;
   const st = liveState(readState(p, id));
-  const { statusText } = require('../../containers/list') as typeof import('../../containers/list');
-  const { readNetworkInfo } = require('../../containers/networkSetup') as typeof import('../../containers/networkSetup');
   const net = readNetworkInfo(p, id);
   const ports = (net?.Mappings ?? []).map((m) => ({ IP: m.hostIp || '0.0.0.0', PrivatePort: Number(m.containerPort), PublicPort: Number(m.hostPort), Type: m.protocol }));
   const mode = rec.HostConfig.NetworkMode;
@@ -103,7 +106,6 @@ export class ContainerEngine {
   }
 
   list(o: ContainerListOptions): Obj[] {
-    const { listContainerIds } = require('../../storage/containers') as typeof import('../../storage/containers');
     const rows: Array<{ row: Obj; created: string }> = [];
     for (const id of listContainerIds(this.p)) {
       const row = summary(this.p, id);
@@ -123,7 +125,6 @@ export class ContainerEngine {
     const id = this.id(ref);
     const rec = readContainer(this.p, id);
     if (!rec) throw new LodgerError('NO_SUCH_CONTAINER', `No such container: ${ref}`);
-    const { inspectContainer } = require('../../containers/inspect') as typeof import('../../containers/inspect');
     const doc = inspectContainer(this.p, rec) as Obj;
     // Fields Docker always has that clients read: compose shows logs only for a json-file LogConfig.
     doc.HostConfig = { LogConfig: { Type: 'json-file', Config: {} }, ...(doc.HostConfig as Obj) };
@@ -386,7 +387,6 @@ export class ContainerEngine {
   }
 
   top(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] } {
-    const { containerProcesses, topTable } = require('../../containers/top') as typeof import('../../containers/top');
     return topTable(containerProcesses(this.p, ref), psArgs);
   }
 
@@ -401,9 +401,9 @@ export class ContainerEngine {
     return {
       read: now, preread: now, id, name: '/' + rec.Name,
       pids_stats: { current: s.pids },
-      cpu_stats: { cpu_usage: { total_usage: 0 }, online_cpus: require('node:os').availableParallelism() },
+      cpu_stats: { cpu_usage: { total_usage: 0 }, online_cpus: os.availableParallelism() },
       precpu_stats: { cpu_usage: { total_usage: 0 } },
-      memory_stats: { usage: s.memoryCurrent ?? 0, limit: s.memoryMax === 'max' || s.memoryMax === undefined ? require('node:os').totalmem() : s.memoryMax },
+      memory_stats: { usage: s.memoryCurrent ?? 0, limit: s.memoryMax === 'max' || s.memoryMax === undefined ? os.totalmem() : s.memoryMax },
       networks: { eth0: { rx_bytes: s.netRx, tx_bytes: s.netTx } },
       lodger: { cpuPercent: s.cpuPercent },
     };

@@ -7,9 +7,10 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
 
-function strings(v: unknown, field: string): string[] {
+function strings(v: unknown, field: string, oneString = false): string[] {
   if (v === undefined || v === null) return [];
-  if (typeof v === 'string') return [v];
+  // Cmd and Entrypoint are Docker's StrSlice: one string stands for a list of one.
+  if (oneString && typeof v === 'string') return [v];
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw badRequest(`invalid ${field}: expected a list of strings`);
   return v as string[];
 }
@@ -81,8 +82,8 @@ export function createOptionsFromBody(name: string | undefined, body: Obj): Crea
   const image = str(cfg.Image, 'Image');
   if (!image) throw badRequest('config error: no image given (Image is empty)');
   if (name !== undefined && !CONTAINER_NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  const o = defaultCreateOptions(image, strings(cfg.Cmd, 'Cmd'));
-  const entry = strings(cfg.Entrypoint, 'Entrypoint');
+  const o = defaultCreateOptions(image, strings(cfg.Cmd, 'Cmd', true));
+  const entry = strings(cfg.Entrypoint, 'Entrypoint', true);
   if (entry.length) {
     // The engine's entrypoint is one word (as --entrypoint); the rest of a longer one leads the command.
     o.entrypoint = entry[0];

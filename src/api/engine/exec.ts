@@ -2,6 +2,7 @@
 // in its daemon's. A start runs `lodger exec` itself with pipes for its stdio — the engine's exec takes
 // only this process's own stdio today (runtime/exec.ts), and an API connection is not that.
 // TODO(#13): call the engine's exec directly once it takes streams.
+import * as os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { LodgerError } from '../../errors';
@@ -81,7 +82,7 @@ export class ExecEngine {
     x.pid = child.pid ?? 0;
     const exited = new Promise<number>((resolve) => {
       child.once('error', () => resolve(126));
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (require('node:os').constants.signals[signal] ?? 0) : 125)));
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 125)));
     });
     const finish = (code: number) => {
       x.running = false;

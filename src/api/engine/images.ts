@@ -1,4 +1,5 @@
 // The image half of the API's backend: the store's index, the registry client and the image domain code.
+import { inspectImage } from '../../containers/inspect';
 import { LodgerError } from '../../errors';
 import { familiarName, findImage, imageConfig, readIndex, readOnlyImages, type ImageRecord } from '../../storage/images';
 import type { StorePaths } from '../../storage/paths';
@@ -50,7 +51,6 @@ export class ImageEngine {
 
   inspect(name: string): Obj {
     const img = this.find(name);
-    const { inspectImage } = require('../../containers/inspect') as typeof import('../../containers/inspect');
     const doc = inspectImage(this.p, img);
     const cfg = imageConfig(this.p, img);
     return {

@@ -1,4 +1,6 @@
 // The network half of the API's backend: lodger's user networks in Docker's shapes, plus the built-in modes clients ask for.
+import { formatNetworkInspect, listNetworks } from '../../network/userNetwork';
+import { liveState, readContainer, readState, resolveContainer } from '../../storage/containers';
 import type { StorePaths } from '../../storage/paths';
 import type { Filters } from '../backend';
 import { ApiError, badRequest, notFound } from '../httpError';
@@ -11,7 +13,7 @@ const BUILTIN = ['bridge', 'host', 'none'];
 function builtin(name: string): Obj {
   return {
     Name: name, Id: name, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null',
-    EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
+    EnableIPv6: false, IPAM: { Driver: 'default', Options: {}, Config: [] }, Internal: false, Attachable: false, Ingress: false,
     ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
   };
 }
@@ -20,12 +22,10 @@ export class NetworkEngine {
   constructor(readonly p: StorePaths) {}
 
   private doc(r: import('../../network/userNetwork').NetworkRecord): Obj {
-    const { formatNetworkInspect } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
     return { ...formatNetworkInspect(r), Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false };
   }
 
   list(filters: Filters): Obj[] {
-    const { listNetworks } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
     const docs = [...BUILTIN.map(builtin), ...listNetworks(this.p.root).map((r) => this.doc(r))];
     return docs.filter((d) => [...filters].every(([k, vs]) => vs.length === 0 || vs.some((v) => {
       switch (k) {
@@ -42,7 +42,6 @@ export class NetworkEngine {
 
   inspect(id: string): Obj {
     if (BUILTIN.includes(id)) return builtin(id);
-    const { listNetworks } = require('../../network/userNetwork') as typeof import('../../network/userNetwork');
     const all = listNetworks(this.p.root);
     const r = all.find((n) => n.name === id) ?? all.find((n) => n.id === id) ?? (id.length >= 3 ? all.find((n) => n.id.startsWith(id)) : undefined);
     if (!r) throw notFound(`network ${id} not found`);
@@ -90,7 +89,6 @@ export class NetworkEngine {
   }
 
   private container(ref: string) {
-    const { liveState, readContainer, readState, resolveContainer } = require('../../storage/containers') as typeof import('../../storage/containers');
     let id: string;
     try { id = resolveContainer(this.p, ref); } catch { throw notFound(`No such container: ${ref}`); }
     const rec = readContainer(this.p, id);

@@ -1,4 +1,7 @@
 // The system half of the API's backend: version, info and disk use in Docker's shapes, from the engine's own reports.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../../helper/native';
 import * as os from 'node:os';
 import { listContainerIds, liveState, readState } from '../../storage/containers';
 import { readIndex } from '../../storage/images';
@@ -10,8 +13,7 @@ type Obj = Record<string, unknown>;
 /** lodger's own version, from package.json beside the bundle. */
 export function lodgerVersion(): string {
   try {
-    const { packageRoot } = require('../../helper/native') as typeof import('../../helper/native');
-    return (require(require('node:path').join(packageRoot(), 'package.json')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch { return '0.0.0'; }
 }
 
@@ -46,13 +48,13 @@ export async function infoDoc(p: StorePaths): Promise<Obj> {
     Architecture: ARCH[process.arch] ?? process.arch, IndexServerAddress: 'https://index.docker.io/v1/', RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
     NCPU: os.availableParallelism(), MemTotal: os.totalmem(), DockerRootDir: info.store.root, Name: os.hostname(), Labels: [], ExperimentalBuild: false,
     ServerVersion: lodgerVersion(), Runtimes: { 'lodger-helper': { path: 'lodger-helper' } }, DefaultRuntime: 'lodger-helper', Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: true, Isolation: '', InitBinary: '', SecurityOptions: ['name=seccomp,profile=builtin', 'name=rootless', 'name=cgroupns'], Warnings: [],
+    LiveRestoreEnabled: true, Isolation: 'default', InitBinary: '', SecurityOptions: ['name=seccomp,profile=builtin', 'name=rootless', 'name=cgroupns'], Warnings: [],
   };
 }
 
 function osName(): string {
   try {
-    const text = require('node:fs').readFileSync('/etc/os-release', 'utf8') as string;
+    const text = fs.readFileSync('/etc/os-release', 'utf8');
     return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
   } catch { return 'Linux'; }
 }
