@@ -4,7 +4,8 @@ import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLodger, runLodgerOk } from '../helpers/cli';
 import { registryPrereqs, startRegistry, type TestRegistry } from '../helpers/registry';
-import { apiPrereqs, docker, dockerOk, dropService, startApiService, type ApiService } from './api-common';
+import { SWAGGER_FILE, SwaggerChecker } from '../unit/api/swagger';
+import { apiPrereqs, apiRequest, docker, dockerOk, dropService, startApiService, type ApiService } from './api-common';
 
 const ok = apiPrereqs();
 let svc: ApiService;
@@ -138,5 +139,29 @@ describe.skipIf(!ok)('docker CLI through lodger system service', () => {
     expect(bad.stderr).toContain('Invalid container name');
     expect(fs.existsSync(svc.socket)).toBe(true);
     expect((await runLodger(['ps', '-a', '--format', '{{.Names}}'], { store: svc.store })).stdout).not.toContain('bad name');
+  });
+
+  it('container and image answers match Docker\'s v1.41 schema', async () => {
+    if (!fs.existsSync(SWAGGER_FILE)) throw new Error(`${SWAGGER_FILE} is missing: apt install docker-doc`);
+    const swagger = new SwaggerChecker();
+    const id = (await dockerOk(svc, ['run', '-d', '-p', '127.0.0.1::80', '--label', 'schema=1', 'busybox', 'sleep', '300'])).stdout.trim();
+    try {
+      const check = async (theirs: string, ours: string, method = 'GET', status = 200) => {
+        const r = await apiRequest(svc.socket, method, `/v1.41${ours}`);
+        expect(r.status, r.body.toString()).toBe(status);
+        expect(swagger.errors(method, theirs, status, r.json()), `${method} ${ours}`).toEqual([]);
+      };
+      await check('/containers/json', '/containers/json?all=1');
+      await check('/containers/{id}/json', `/containers/${id}/json`);
+      await check('/containers/{id}/top', `/containers/${id}/top`);
+      await check('/images/json', '/images/json');
+      await check('/images/{name}/json', '/images/busybox/json');
+      await check('/images/{name}/history', '/images/busybox/history');
+      const ex = await apiRequest(svc.socket, 'POST', `/v1.41/containers/${id}/exec`, { Cmd: ['true'], AttachStdout: true });
+      expect(swagger.errors('POST', '/containers/{id}/exec', 201, ex.json())).toEqual([]);
+      await check('/exec/{id}/json', `/exec/${ex.json().Id}/json`);
+    } finally {
+      await docker(svc, ['rm', '-f', id]);
+    }
   });
 });

@@ -128,7 +128,8 @@ export class ContainerEngine {
     const doc = inspectContainer(this.p, rec) as Obj;
     // Fields Docker always has that clients read: compose shows logs only for a json-file LogConfig.
     doc.HostConfig = { LogConfig: { Type: 'json-file', Config: {} }, ...(doc.HostConfig as Obj) };
-    doc.Config = { AttachStdin: false, AttachStdout: !rec.Config.OpenStdin, AttachStderr: !rec.Config.OpenStdin, StdinOnce: false, ...(doc.Config as Obj) };
+    // The schema has lists where the engine keeps null for "none" (an unset entrypoint).
+    doc.Config = { AttachStdin: false, AttachStdout: !rec.Config.OpenStdin, AttachStderr: !rec.Config.OpenStdin, StdinOnce: false, ...(doc.Config as Obj), Entrypoint: rec.Config.Entrypoint ?? [], Cmd: rec.Config.Cmd ?? [] };
     const ns = doc.NetworkSettings as { Networks?: Record<string, Obj> };
     if (rec.NetworkAliases?.length) for (const n of Object.values(ns.Networks ?? {})) n.Aliases = rec.NetworkAliases;
     return doc;

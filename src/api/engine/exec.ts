@@ -117,7 +117,7 @@ export class ExecEngine {
     const x = this.get(id);
     const rec = readContainer(this.p, x.containerId);
     return {
-      ID: x.id, Running: x.running, ExitCode: x.exitCode, ProcessConfig: { tty: x.config.Tty, entrypoint: x.config.Cmd[0], arguments: x.config.Cmd.slice(1), privileged: x.config.Privileged, user: x.config.User ?? '' },
+      ID: x.id, Running: x.running, ExitCode: x.exitCode ?? 0, ProcessConfig: { tty: x.config.Tty, entrypoint: x.config.Cmd[0], arguments: x.config.Cmd.slice(1), privileged: x.config.Privileged, user: x.config.User ?? '' },
       OpenStdin: x.config.AttachStdin, OpenStderr: x.config.AttachStderr, OpenStdout: x.config.AttachStdout, CanRemove: false,
       ContainerID: x.containerId, DetachKeys: '', Pid: x.pid, ...(rec ? {} : {}),
     };
