@@ -1,5 +1,6 @@
 // `lodger info`: gathers host facts — id mapping, storage driver, runtime dir, cgroups, network backends.
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { chooseDriver } from '../storage/driver';
 import type { StorePaths } from '../storage/paths';
 import { mappedCount } from '../helper/idmap';
@@ -13,6 +14,8 @@ export async function gatherInfo(p: StorePaths): Promise<Record<string, unknown>
     host: { kernel: os.release(), arch: process.arch, cpus: os.cpus().length, memTotal: os.totalmem() },
     user: { name: m.user, uid: process.getuid?.(), idMapping: m.mode === 'helper' ? 'newuidmap/newgidmap (subordinate ranges)' : m.uid.length === 1 && m.uid[0].count === 1 ? 'single id (no subordinate range)' : 'identity (root)', uidsMapped: mappedCount(m.uid), gidsMapped: mappedCount(m.gid) },
     store: { root: p.root, runtime: p.runtime, storageDriver: driver },
+    // Where `lodger system service` listens by default, and how Docker clients find it (docs/API.md).
+    dockerApi: { socket: path.join(p.runtime, 'lodger.sock'), dockerHost: `DOCKER_HOST=unix://${path.join(p.runtime, 'lodger.sock')}`, start: 'lodger system service --time 0' },
   };
   // Where containers live and why (docs/HPC.md), and the read-only stores images may come from.
   const { fsKind } = require('../storage/fsType') as typeof import('../storage/fsType');
