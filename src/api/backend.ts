@@ -43,6 +43,10 @@ export interface Backend {
   topContainer(ref: string, psArgs: string[]): { Titles: string[]; Processes: string[][] };
   containerStats(ref: string): Promise<Record<string, unknown>>;
   resizeContainer(ref: string, rows: number, cols: number): Promise<void>;
+  /** docker cp out: the tar of PATH, staged; done() drops it. */
+  archiveOut(ref: string, path: string | null): Promise<{ stat: { name: string; size: number; mode: number; mtime: string; linkTarget: string }; file: string; done: () => void }>;
+  /** docker cp in: BODY (a tar) extracted into directory PATH of the container. */
+  archiveIn(ref: string, path: string | null, body: Readable): Promise<void>;
 
   // exec
   createExec(ref: string, body: Record<string, unknown>): { Id: string };

@@ -71,6 +71,27 @@ describe.skipIf(!ok)('docker CLI through lodger system service', () => {
     expect((await runLodgerOk(['ps', '-aq'], { store: svc.store })).stdout).not.toContain(id.slice(0, 12));
   });
 
+  it('docker cp copies out of and into a container, and a path cannot leave its root', async () => {
+    await dockerOk(svc, ['run', '-d', '--name', 'cpbox', 'busybox', 'sh', '-c', 'mkdir -p /data/sub && echo inside > /data/sub/f.txt && sleep 300']);
+    try {
+      const host = fs.mkdtempSync(`${svc.store.dir}/cp-`);
+      for (let i = 0; i < 50; i++) { if ((await docker(svc, ['exec', 'cpbox', 'test', '-f', '/data/sub/f.txt'])).code === 0) break; await new Promise((r) => setTimeout(r, 100)); }
+      await dockerOk(svc, ['cp', 'cpbox:/data', `${host}/out`]);
+      expect(fs.readFileSync(`${host}/out/sub/f.txt`, 'utf8')).toBe('inside\n');
+      fs.writeFileSync(`${host}/in.txt`, 'from-host\n');
+      await dockerOk(svc, ['cp', `${host}/in.txt`, 'cpbox:/data/']);
+      await dockerOk(svc, ['cp', `${host}/in.txt`, 'cpbox:/data/renamed.txt']);
+      expect((await dockerOk(svc, ['exec', 'cpbox', 'cat', '/data/in.txt', '/data/renamed.txt'])).stdout).toBe('from-host\nfrom-host\n');
+      // ".." cannot climb out of the container's root: this names the container's own /etc/passwd.
+      await dockerOk(svc, ['cp', 'cpbox:/../../../../etc/passwd', `${host}/passwd`]);
+      expect(fs.readFileSync(`${host}/passwd`, 'utf8')).toMatch(/^root:x:0:0:/);
+      expect(fs.readFileSync(`${host}/passwd`, 'utf8')).not.toContain('lodgertest');
+      expect((await docker(svc, ['cp', 'cpbox:/nonexistent', `${host}/x`])).code).not.toBe(0);
+    } finally {
+      await docker(svc, ['rm', '-f', 'cpbox']);
+    }
+  });
+
   it('docker images, tag, inspect and rmi', async () => {
     await dockerOk(svc, ['tag', 'busybox', 'mybox:1']);
     const imgs = await dockerOk(svc, ['images', '--format', '{{.Repository}}:{{.Tag}}']);

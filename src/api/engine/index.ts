@@ -1,6 +1,7 @@
 // The engine behind the API: one object implementing the handlers' Backend over one store.
 import type { StorePaths } from '../../storage/paths';
 import type { Backend } from '../backend';
+import { archiveIn, archiveOut } from './archive';
 import { ContainerEngine } from './containers';
 import { ExecEngine } from './exec';
 import { ImageEngine } from './images';
@@ -36,6 +37,8 @@ export function engineBackend(p: StorePaths): Backend {
     topContainer: (ref, ps) => c.top(ref, ps),
     containerStats: (ref) => c.stats(ref),
     resizeContainer: (ref, rows, cols) => c.resize(ref, rows, cols),
+    archiveOut: (ref, path) => archiveOut(p, ref, path),
+    archiveIn: (ref, path, body) => archiveIn(p, ref, path, body, { maxBytes: 8 * 2 ** 30 }),
     createExec: (ref, body) => x.create(ref, body),
     execTty: (id) => x.tty(id),
     startExec: (id, o, sinks, abort) => x.start(id, o, sinks, abort),

@@ -1,4 +1,6 @@
 // Container routes (moby's router/container): parse the query and body, call the backend, encode Docker's answer.
+import * as fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { Backend, WaitCondition } from '../backend';
 import { boolQuery, filtersQuery, hijack, intQuery, param, readJson, sendEmpty, sendJson, startStream, type Ctx } from '../context';
 import { badRequest } from '../httpError';
@@ -114,6 +116,19 @@ async function prune(ctx: Ctx, b: Backend): Promise<void> {
   sendJson(ctx, 200, await b.pruneContainers(filtersQuery(ctx)));
 }
 
+/** docker cp out (GET) and its stat (HEAD): the stat travels base64 JSON in X-Docker-Container-Path-Stat. */
+async function archiveGet(ctx: Ctx, b: Backend): Promise<void> {
+  const a = await b.archiveOut(param(ctx, 'id'), ctx.query.get('path'));
+  try {
+    ctx.res!.setHeader('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(a.stat)).toString('base64'));
+    if (ctx.req.method === 'HEAD') return sendEmpty(ctx, 200);
+    const out = startStream(ctx, 'application/x-tar');
+    await pipeline(fs.createReadStream(a.file), out);
+  } finally {
+    a.done();
+  }
+}
+
 const notYet = (what: string) => async () => { throw new (await import('../httpError')).ApiError(501, `${what} is not implemented by lodger's API service yet`); };
 
 export const containerRoutes: Route[] = [
@@ -148,8 +163,8 @@ export const containerRoutes: Route[] = [
   } },
   { method: 'DELETE', path: '/containers/:id', handler: remove },
   { method: 'GET', path: '/containers/:id/export', handler: notYet('container export') },
-  { method: 'GET', path: '/containers/:id/archive', handler: notYet('GET archive (docker cp out)') },
-  { method: 'HEAD', path: '/containers/:id/archive', handler: notYet('HEAD archive (docker cp)') },
-  { method: 'PUT', path: '/containers/:id/archive', handler: notYet('PUT archive (docker cp in)') },
+  { method: 'GET', path: '/containers/:id/archive', handler: archiveGet },
+  { method: 'HEAD', path: '/containers/:id/archive', handler: archiveGet },
+  { method: 'PUT', path: '/containers/:id/archive', handler: async (ctx, b) => { await b.archiveIn(param(ctx, 'id'), ctx.query.get('path'), ctx.req); sendEmpty(ctx, 200); } },
 ];
 
