@@ -142,6 +142,8 @@ export class ContainerEngine {
 
   async create(name: string | undefined, body: Obj): Promise<{ Id: string; Warnings: string[] }> {
     const o = createOptionsFromBody(name, body);
+    // An API container runs under its monitor like one of `run -d`; the client attaches and starts it.
+    o.detach = true;
     const { createContainer } = await import('../../containers/create');
     const { callerMapping } = await import('../../helper/usernsWorker');
     const { checkSecurityOptions } = await import('../../security/security');
@@ -226,7 +228,8 @@ export class ContainerEngine {
   }
 
   async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
-    const { pruneContainers, parsePruneFilters } = await import('../../containers/prune');
+    const { pruneContainers } = await import('../../containers/prune');
+    const { parsePruneFilters } = await import('../../storage/pruneFilters');
     const list = [...filters].flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
     const r = await pruneContainers(this.p, parsePruneFilters(list));
     return { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed };

@@ -132,7 +132,7 @@ export class ImageEngine {
 
   async prune(all: boolean, filters: Filters): Promise<{ ImagesDeleted: Array<{ Untagged?: string; Deleted?: string }>; SpaceReclaimed: number }> {
     const { pruneImages } = await import('../../image/prune');
-    const { parsePruneFilters } = await import('../../containers/prune');
+    const { parsePruneFilters } = await import('../../storage/pruneFilters');
     const list = [...filters].filter(([k]) => k !== 'dangling').flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
     const dangling = filters.get('dangling')?.[0];
     const r = await pruneImages(this.p, all || dangling === 'false', parsePruneFilters(list));
