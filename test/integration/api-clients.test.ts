@@ -22,8 +22,8 @@ describe.skipIf(!ok)('docker-compose 1.29', () => {
       'services:',
       '  web:',
       '    image: busybox',
-      '    command: sh -c "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www"',
-      '    stop_grace_period: 1s',
+      // A shell as PID 1 that exits on SIGTERM (a PID 1 without a handler would wait out compose's 10 s).
+      '    command: sh -c "trap \'exit 0\' TERM; mkdir -p /www; echo hello-from-web > /www/index.html; httpd -f -p 8080 -h /www & wait"',
       '  client:',
       '    image: busybox',
       '    command: sh -c "for i in $$(seq 1 40); do wget -qO- http://web:8080/index.html && exit 0; sleep 0.25; done; exit 1"',

@@ -171,4 +171,39 @@ describe.skipIf(!ok)('lodger system service', () => {
       await store.cleanup();
     }
   }, 120_000);
+
+  it('serves a socket passed by systemd socket activation (LISTEN_FDS, LISTEN_PID)', async () => {
+    const store = makeStore('lodger-api-activation-');
+    try {
+      // What systemd does for a socket unit: bind and listen, then exec the service with the socket as
+      // fd 3 and LISTEN_PID set to the pid the service will have (python's exec keeps it).
+      const sockPath = path.join(store.runtimeDir, 'activated.sock');
+      const { lodgerCommand, lodgerEnv } = await import('../helpers/cli');
+      const { cmd, args } = lodgerCommand();
+      const { spawn } = await import('node:child_process');
+      const activate = [
+        'import os, socket, sys',
+        's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(16)',
+        // dup2 onto itself (the socket may already be fd 3) keeps close-on-exec: clear it either way.
+        'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+        'os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))',
+        'os.execvp(sys.argv[2], sys.argv[2:])',
+      ].join('\n');
+      const child = spawn('python3', ['-c', activate, sockPath, cmd, ...args, 'system', 'service', '--time', '0'], { env: lodgerEnv({ store }), stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      let r;
+      for (let i = 0; i < 100; i++) {
+        r = await apiRequest(sockPath, 'GET', '/_ping').catch(() => undefined);
+        if (r) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(r?.status, err).toBe(200);
+      expect(err).toContain('fd://3');
+      child.kill('SIGTERM');
+      await new Promise((res) => child.once('exit', res));
+    } finally {
+      await store.cleanup();
+    }
+  });
 });
