@@ -174,6 +174,7 @@ describe.skipIf(!ok)('lodger system service', () => {
 
   it('serves a socket passed by systemd socket activation (LISTEN_FDS, LISTEN_PID)', async () => {
     const store = makeStore('lodger-api-activation-');
+    let service: import('node:child_process').ChildProcess | undefined;
     try {
       // What systemd does for a socket unit: bind and listen, then exec the service with the socket as
       // fd 3 and LISTEN_PID set to the pid the service will have (python's exec keeps it).
@@ -189,7 +190,7 @@ describe.skipIf(!ok)('lodger system service', () => {
         'os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))',
         'os.execvp(sys.argv[2], sys.argv[2:])',
       ].join('\n');
-      const child = spawn('python3', ['-c', activate, sockPath, cmd, ...args, 'system', 'service', '--time', '0'], { env: lodgerEnv({ store }), stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = service = spawn('python3', ['-c', activate, sockPath, cmd, ...args, 'system', 'service', '--time', '0'], { env: lodgerEnv({ store }), stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr!.on('data', (d) => (err += d));
       let r;
@@ -200,9 +201,11 @@ describe.skipIf(!ok)('lodger system service', () => {
       }
       expect(r?.status, err).toBe(200);
       expect(err).toContain('fd://3');
-      child.kill('SIGTERM');
-      await new Promise((res) => child.once('exit', res));
     } finally {
+      if (service && service.exitCode === null) {
+        service.kill('SIGTERM');
+        await new Promise((res) => service!.once('exit', res));
+      }
       await store.cleanup();
     }
   });
