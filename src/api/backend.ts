@@ -65,6 +65,11 @@ export interface Backend {
   removeImage(name: string, force: boolean): Promise<Array<{ Untagged?: string; Deleted?: string }>>;
   pruneImages(all: boolean, filters: Filters): Promise<{ ImagesDeleted: Array<{ Untagged?: string; Deleted?: string }>; SpaceReclaimed: number }>;
   saveImages(names: string[], out: Writable): Promise<void>;
+  /** docker load: a docker-archive or OCI archive tar; resolves with the names (or ids) loaded. */
+  loadImages(body: Readable): Promise<string[]>;
+  /** Checks credentials against a registry (GET /v2/ with them); stores nothing: clients keep their own. */
+  checkAuth(registry: string, username: string, password: string): Promise<void>;
+  exportContainer(ref: string, out: Writable): Promise<void>;
 
   // networks
   listNetworks(filters: Filters): Array<Record<string, unknown>>;

@@ -102,6 +102,21 @@ describe.skipIf(!ok)('docker CLI through lodger system service', () => {
     expect((await dockerOk(svc, ['images', '--format', '{{.Repository}}'])).stdout).not.toContain('mybox');
   });
 
+  it('docker save, load and export', async () => {
+    const dir = fs.mkdtempSync(`${svc.store.dir}/save-`);
+    await dockerOk(svc, ['tag', 'busybox', 'savebox:1']);
+    await dockerOk(svc, ['save', '-o', `${dir}/box.tar`, 'savebox:1']);
+    await dockerOk(svc, ['rmi', 'savebox:1']);
+    expect((await dockerOk(svc, ['load', '-i', `${dir}/box.tar`])).stdout).toContain('Loaded image: savebox:1');
+    expect((await dockerOk(svc, ['run', '--rm', 'savebox:1', 'echo', 'loaded'])).stdout).toBe('loaded\n');
+    await dockerOk(svc, ['create', '--name', 'exp', 'busybox', 'true']);
+    await dockerOk(svc, ['export', '-o', `${dir}/exp.tar`, 'exp']);
+    const { runCommand } = await import('../helpers/exec');
+    expect((await runCommand('tar', ['-tf', `${dir}/exp.tar`])).stdout.split('\n')).toEqual(expect.arrayContaining(['bin/busybox']));
+    await dockerOk(svc, ['rm', 'exp']);
+    await dockerOk(svc, ['rmi', 'savebox:1']);
+  });
+
   it('docker push and pull with a local registry, then run the pulled image', async () => {
     if (!registryPrereqs()) return;
     const reg: TestRegistry = await startRegistry();

@@ -1,5 +1,9 @@
 // The image half of the API's backend: the store's index, the registry client and the image domain code.
 import { inspectImage } from '../../containers/inspect';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { LodgerError } from '../../errors';
 import { familiarName, findImage, imageConfig, readIndex, readOnlyImages, type ImageRecord } from '../../storage/images';
 import type { StorePaths } from '../../storage/paths';
@@ -143,6 +147,35 @@ export class ImageEngine {
     for (const n of names) this.find(n);
     const { saveImages } = await import('../../image/save');
     await saveImages(this.p, names, 'docker-archive', out as import('node:stream').Writable);
+  }
+}
+
+/** docker load: the body staged in the store's tmp, then loaded as `lodger load -i` loads a file. */
+export async function loadFromBody(p: StorePaths, body: NodeJS.ReadableStream): Promise<string[]> {
+  const { ensureStore } = await import('../../storage/paths');
+  const { loadArchive } = await import('../../image/loadArchive');
+  ensureStore(p);
+  const file = path.join(p.tmp, `api-load-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
+  try {
+    await pipeline(body, fs.createWriteStream(file, { mode: 0o600 }));
+    const imgs = await loadArchive(p, file);
+    return imgs.flatMap((i) => (i.names.length ? i.names.map(familiarName) : [i.id]));
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** POST /auth: the credentials tried against the registry, as `lodger login` tries them, without storing them. */
+export async function checkRegistryAuth(registry: string, username: string, password: string): Promise<void> {
+  const { loginRegistry } = await import('../../image/registry/login');
+  const { RegistryClient } = await import('../../image/registry/client');
+  const reg = loginRegistry(registry || 'docker.io');
+  const client = new RegistryClient(reg, 'lodger-login-check', { credentials: { username, password } });
+  try {
+    await client.checkAuth(`login ${reg}`);
+  } catch (e) {
+    if (e instanceof LodgerError && (e.code === 'AUTH_FAILED' || e.code === 'AUTH_REQUIRED')) throw new (await import('../httpError')).ApiError(401, `login ${reg}: unauthorized: incorrect username or password`);
+    throw e;
   }
 }
 

@@ -4,7 +4,7 @@ import type { Backend } from '../backend';
 import { archiveIn, archiveOut } from './archive';
 import { ContainerEngine } from './containers';
 import { ExecEngine } from './exec';
-import { ImageEngine } from './images';
+import { checkRegistryAuth, ImageEngine, loadFromBody } from './images';
 import { NetworkEngine } from './networks';
 import { dfDoc, infoDoc, versionDoc } from './system';
 
@@ -52,6 +52,12 @@ export function engineBackend(p: StorePaths): Backend {
     removeImage: (name, force) => i.remove(name, force),
     pruneImages: (all, f) => i.prune(all, f),
     saveImages: (names, out) => i.save(names, out),
+    loadImages: (body) => loadFromBody(p, body),
+    checkAuth: (reg, user, pass) => checkRegistryAuth(reg, user, pass),
+    exportContainer: async (ref, out) => {
+      const { exportContainer } = await import('../../containers/exportFs');
+      await exportContainer(p, ref, undefined, out);
+    },
     listNetworks: (f) => n.list(f),
     inspectNetwork: (id) => n.inspect(id),
     createNetwork: (body) => n.create(body),

@@ -129,7 +129,6 @@ async function archiveGet(ctx: Ctx, b: Backend): Promise<void> {
   }
 }
 
-const notYet = (what: string) => async () => { throw new (await import('../httpError')).ApiError(501, `${what} is not implemented by lodger's API service yet`); };
 
 export const containerRoutes: Route[] = [
   { method: 'POST', path: '/containers/create', handler: create },
@@ -162,7 +161,12 @@ export const containerRoutes: Route[] = [
     sendEmpty(ctx, 200);
   } },
   { method: 'DELETE', path: '/containers/:id', handler: remove },
-  { method: 'GET', path: '/containers/:id/export', handler: notYet('container export') },
+  { method: 'GET', path: '/containers/:id/export', handler: async (ctx, b) => {
+    b.inspectContainer(param(ctx, 'id'));  // 404 before the 200
+    const out = startStream(ctx, 'application/x-tar');
+    await b.exportContainer(param(ctx, 'id'), out);
+    out.end();
+  } },
   { method: 'GET', path: '/containers/:id/archive', handler: archiveGet },
   { method: 'HEAD', path: '/containers/:id/archive', handler: archiveGet },
   { method: 'PUT', path: '/containers/:id/archive', handler: async (ctx, b) => { await b.archiveIn(param(ctx, 'id'), ctx.query.get('path'), ctx.req); sendEmpty(ctx, 200); } },

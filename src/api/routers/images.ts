@@ -86,6 +86,13 @@ export const imageRoutes: Route[] = [
   { method: 'POST', path: '/images/create', handler: create },
   { method: 'POST', path: '/images/prune', handler: async (ctx, b) => sendJson(ctx, 200, await b.pruneImages(false, filtersQuery(ctx))) },
   { method: 'GET', path: '/images/get', handler: save },
+  { method: 'POST', path: '/images/load', handler: async (ctx, b) => {
+    const names = await b.loadImages(ctx.req);
+    // Docker streams JSON lines ("Loaded image: NAME") when quiet is not set; the CLI prints their stream.
+    const out = startStream(ctx, 'application/json');
+    for (const n of names) out.write(JSON.stringify({ stream: `Loaded image: ${n}\n` }) + '\n');
+    out.end();
+  } },
   { method: 'GET', path: '/images/*', handler: byName },
   { method: 'POST', path: '/images/*', handler: byName },
   { method: 'DELETE', path: '/images/*', handler: byName },

@@ -63,13 +63,13 @@ export const systemRoutes: Route[] = [
   { method: 'GET', path: '/info', handler: async (ctx, b) => sendJson(ctx, 200, await b.info()) },
   { method: 'GET', path: '/system/df', handler: async (ctx, b) => sendJson(ctx, 200, await b.df()) },
   { method: 'GET', path: '/events', handler: events },
-  // Registries are reached with the credentials each pull/push carries; login only checks the body's shape.
-  { method: 'POST', path: '/auth', handler: async (ctx) => {
+  // Checked against the registry and not stored: Docker's clients keep their credentials and send them
+  // with each pull and push (X-Registry-Auth).
+  { method: 'POST', path: '/auth', handler: async (ctx, b) => {
     const body = await readJson(ctx);
-    if (typeof body.username !== 'string' && typeof body.identitytoken !== 'string') {
-      const { badRequest } = await import('../httpError');
-      throw badRequest('auth: username is required');
-    }
+    const { badRequest } = await import('../httpError');
+    if (typeof body.username !== 'string' || typeof body.password !== 'string') throw badRequest('auth: username and password are required');
+    await b.checkAuth(typeof body.serveraddress === 'string' ? body.serveraddress : '', body.username, body.password);
     sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   } },
 ];
