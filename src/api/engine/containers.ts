@@ -1,7 +1,7 @@
 // The container half of the API's backend: the same store, records and monitors as the CLI's commands.
 import * as os from 'node:os';
 import { inspectContainer } from '../../containers/inspect';
-import { statusText } from '../../containers/list';
+import { statusText } from '../../humanize';
 import { readNetworkInfo } from '../../containers/networkSetup';
 import { containerProcesses, topTable } from '../../containers/top';
 import * as fs from 'node:fs';
@@ -163,7 +163,7 @@ export class ContainerEngine {
     const id = this.id(ref);
     if (liveState(readState(this.p, id)).Running) return 'already';
     const { startExisting } = await import('../../containers/startExisting');
-    await startExisting(this.p, id, false, false);
+    await startExisting(this.p, id, undefined);
     this.emit('start', id);
     return 'started';
   }

@@ -1,9 +1,6 @@
 // Exec instances of the API (create, start, inspect): kept in this service's memory as Docker keeps them
-// in its daemon's. A start runs `lodger exec` itself with pipes for its stdio — the engine's exec takes
-// only this process's own stdio today (runtime/exec.ts), and an API connection is not that.
-// TODO(#13): call the engine's exec directly once it takes streams.
-import * as os from 'node:os';
-import { spawn, type ChildProcess } from 'node:child_process';
+// in its daemon's; a start runs the engine's exec (containers/exec.ts) with the connection's streams.
+import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { LodgerError } from '../../errors';
 import { liveState, readContainer, readState, resolveContainer } from '../../storage/containers';
@@ -16,7 +13,7 @@ export interface ExecConfig {
   Cmd: string[]; Env: string[]; WorkingDir?: string; User?: string; Privileged: boolean;
 }
 
-interface ExecInstance { id: string; containerId: string; config: ExecConfig; running: boolean; exitCode: number | null; pid: number; child?: ChildProcess }
+interface ExecInstance { id: string; containerId: string; config: ExecConfig; running: boolean; exitCode: number | null; pid: number }
 
 /** Instances are forgotten this long after they end (Docker drops them when the container goes). */
 const KEEP_MS = 10 * 60_000;
@@ -63,54 +60,40 @@ export class ExecEngine {
     const x = this.get(id);
     if (x.running || x.exitCode !== null) throw conflict(`exec ${id} has already been started`);
     const c = x.config;
-    const tty = o.tty ?? c.Tty;
-    const args = ['exec'];
-    if (o.detach) args.push('-d');
-    if (c.AttachStdin && !o.detach) args.push('-i');
-    if (tty) args.push('-t');
-    if (c.Privileged) args.push('--privileged');
-    if (c.User) args.push('-u', c.User);
-    if (c.WorkingDir) args.push('-w', c.WorkingDir);
-    for (const e of c.Env) args.push('-e', e);
-    args.push(x.containerId, ...c.Cmd);
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
-      env: { ...process.env, LODGER_ROOT: this.p.root },
-      stdio: [c.AttachStdin && !o.detach ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    x.child = child;
+    const { execInContainer } = await import('../../containers/exec');
+    const opts = {
+      command: c.Cmd, interactive: c.AttachStdin && !o.detach, tty: o.tty ?? c.Tty, env: c.Env, envFile: [], user: c.User, workdir: c.WorkingDir,
+      detach: o.detach, privileged: c.Privileged,
+    };
+    // The client's stdin is copied through a pipe (a PassThrough has no fd): the hijacked socket stays
+    // this process's alone to read.
+    const stdin = opts.interactive && sinks?.input ? sinks.input.pipe(new PassThrough()) : 'ignore';
     x.running = true;
-    x.pid = child.pid ?? 0;
-    const exited = new Promise<number>((resolve) => {
-      child.once('error', () => resolve(126));
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 125)));
-    });
     const finish = (code: number) => {
       x.running = false;
       x.exitCode = code;
-      x.child = undefined;
       setTimeout(() => this.instances.delete(id), KEEP_MS).unref();
     };
-    if (o.detach) {
-      const errText: Buffer[] = [];
-      child.stderr!.on('data', (b: Buffer) => errText.push(b));
-      const code = await exited;
-      if (code !== 0) { finish(code); throw new LodgerError('EXEC_FAILED', Buffer.concat(errText).toString().trim() || `exec failed with ${code}`); }
-      // `lodger exec -d` returns once its process runs; that process is no longer ours to watch.
-      x.running = true;
-      return;
+    let code: number;
+    try {
+      code = await execInContainer(this.p, x.containerId, opts, {
+        stdin,
+        stdout: c.AttachStdout && sinks ? sinks.out : 'ignore',
+        stderr: c.AttachStderr && sinks ? sinks.err : 'ignore',
+      });
+    } catch (e) {
+      // Docker reports a command that cannot be run as the exec's exit code (126/127) after the stream.
+      if (e instanceof LodgerError && (e.exitCode === 126 || e.exitCode === 127) && !o.detach) {
+        sinks?.err.write(`${e.message}\n`);
+        finish(e.exitCode);
+        return;
+      }
+      x.running = false;
+      throw e;
     }
-    if (c.AttachStdout && sinks) child.stdout!.pipe(sinks.out, { end: false }); else child.stdout!.resume();
-    if (c.AttachStderr && sinks) child.stderr!.pipe(sinks.err, { end: false }); else child.stderr!.resume();
-    if (child.stdin && sinks?.input) {
-      sinks.input.pipe(child.stdin);
-      child.stdin.on('error', () => undefined);
-    }
-    const onAbort = () => { /* the client left: the exec'd process goes on, as with Docker */ };
-    abort.addEventListener('abort', onAbort, { once: true });
-    const code = await exited;
-    // Output still in the pipes is relayed before the answer ends.
-    await Promise.all([child.stdout, child.stderr].map((s) => (s!.readableEnded ? undefined : new Promise((r) => s!.once('end', r)))));
-    finish(code);
+    // exec -d: the process runs on its own; nobody reports its end to us.
+    if (!o.detach) finish(code);
+    void abort;
   }
 
   inspect(id: string): Record<string, unknown> {

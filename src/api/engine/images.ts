@@ -90,12 +90,13 @@ export class ImageEngine {
     const before = findImage(this.p, ref)?.id;
     const img = await pullImage(this.p, ref, {
       platform: o.platform, creds,
-      progress: (digest, done, total, phase) => {
-        const id = short(digest);
-        const status = phase === 'exists' ? 'Already exists' : phase === 'done' ? 'Pull complete' : phase === 'waiting' ? 'Waiting' : 'Downloading';
+      report: (e) => {
+        if (e.kind !== 'layer') return;
+        const id = short(e.id);
+        const status = e.phase === 'exists' ? 'Already exists' : e.phase === 'done' ? 'Pull complete' : e.phase === 'waiting' ? 'Waiting' : 'Downloading';
         if (status !== 'Downloading' && last.get(id) === status) return;
         last.set(id, status);
-        progress({ status, id, ...(status === 'Downloading' ? { progressDetail: { current: done, total } } : { progressDetail: {} }) });
+        progress({ status, id, ...(status === 'Downloading' ? { progressDetail: { current: e.current, total: e.total } } : { progressDetail: {} }) });
       },
     });
     if (img.manifestDigest) progress({ status: `Digest: ${img.manifestDigest}` });

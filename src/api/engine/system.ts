@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../../helper/native';
+import { statusText } from '../../humanize';
 import * as os from 'node:os';
 import { listContainerIds, liveState, readState } from '../../storage/containers';
 import { readIndex } from '../../storage/images';
@@ -66,7 +67,7 @@ export async function dfDoc(p: StorePaths): Promise<Obj> {
   return {
     LayersSize: r.layers.reduce((n, l) => n + l.size, 0),
     Images: r.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.names, RepoDigests: [], Created: secs(i.created), Size: i.size, SharedSize: i.sharedSize, VirtualSize: i.size, Labels: {}, Containers: i.containers })),
-    Containers: r.containers.map((c) => ({ Id: c.id, Names: ['/' + c.name], Image: c.image, ImageID: '', Command: c.command, Created: secs(c.created), Ports: [], SizeRw: c.size, Labels: {}, State: c.running ? 'running' : 'exited', Status: c.status, HostConfig: { NetworkMode: 'default' }, NetworkSettings: { Networks: {} }, Mounts: [] })),
+    Containers: r.containers.map((c) => ({ Id: c.id, Names: ['/' + c.name], Image: c.image, ImageID: '', Command: c.command, Created: secs(c.created), Ports: [], SizeRw: c.size, Labels: {}, State: c.state.Status, Status: statusText(c.state), HostConfig: { NetworkMode: 'default' }, NetworkSettings: { Networks: {} }, Mounts: [] })),
     Volumes: [],
     BuildCache: [],
   };
