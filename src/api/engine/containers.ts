@@ -252,6 +252,7 @@ export class ContainerEngine {
     // state.json is read the moment it is replaced: --rm's monitor deletes the directory right after
     // writing the exit (supervise.c: write_state, then the cleanup steps), and a poll could miss it.
     const read = () => { const st = readState(this.p, id); if (st) last = st; };
+    let guessedSince: number | undefined;
     try {
       watcher = fs.watch(dir, (_e, name) => { if (name === 'state.json') read(); wake(); });
       watcher.on('error', () => wake());
@@ -261,8 +262,11 @@ export class ContainerEngine {
         const gone = !fs.existsSync(dir);
         if (!gone) read();
         const raw = gone ? undefined : last;
-        // A recorded run whose monitor lives has not ended, whatever its pid says: the monitor writes the exit.
-        const ended = !(raw?.Running && monitorAlive(raw));
+        // A recorded run whose monitor lives has not ended, whatever its pid says: the monitor writes the
+        // exit. One whose record still says running though its process is gone is given a second for
+        // that write before liveState's guess ("vanished", 137) is believed.
+        if (raw?.Running && !monitorAlive(raw)) guessedSince ??= Date.now(); else guessedSince = undefined;
+        const ended = !(raw?.Running && (monitorAlive(raw) || Date.now() - (guessedSince ?? 0) < 1000));
         const st = liveState(last);
         const exitedOnce = ended && !st.Running && st.Status !== 'created' && !monitorAlive(raw);
         const code = { StatusCode: st.ExitCode, ...(st.Error ? { Error: { Message: st.Error } } : {}) };
@@ -271,7 +275,7 @@ export class ContainerEngine {
         if (condition === 'next-exit' && exitedOnce && (st.StartedAt !== startedAt || first?.Running)) return code;
         // removed: only the record's removal (by --rm's monitor or a DELETE) ends the wait.
         if (abort.aborted) throw new LodgerError('CANCELLED', 'wait cancelled: the client went away');
-        await new Promise<void>((r) => { wake = r; sleep(100, abort).then(r); });
+        await new Promise<void>((r) => { wake = r; sleep(guessedSince ? 20 : 100, abort).then(r); });
       }
     } finally {
       watcher?.close();
