@@ -71,6 +71,9 @@ export interface Backend {
   checkAuth(registry: string, username: string, password: string): Promise<void>;
   exportContainer(ref: string, out: Writable): Promise<void>;
 
+  // build
+  buildImage(input: import('../build/types').BuildInput, onEvent: (e: import('../build/types').BuildEvent) => void): Promise<{ imageId: string; names: string[] }>;
+
   // networks
   listNetworks(filters: Filters): Array<Record<string, unknown>>;
   inspectNetwork(id: string): Record<string, unknown>;

@@ -54,6 +54,10 @@ export function engineBackend(p: StorePaths): Backend {
     saveImages: (names, out) => i.save(names, out),
     loadImages: (body) => loadFromBody(p, body),
     checkAuth: (reg, user, pass) => checkRegistryAuth(reg, user, pass),
+    buildImage: async (input, onEvent) => {
+      const { buildImage } = await import('../../build/executor');
+      return buildImage(p, input, onEvent);
+    },
     exportContainer: async (ref, out) => {
       const { exportContainer } = await import('../../containers/exportFs');
       await exportContainer(p, ref, undefined, out);
