@@ -100,4 +100,19 @@ describe.skipIf(!ok)('Testcontainers (Node)', () => {
     }
     expect((await runLodgerOk(['ps', '-aq'], { store: svc.store })).stdout).toBe('');
   }, 120_000);
+
+  it('GenericContainer.fromDockerfile builds through POST /build and runs the image', async () => {
+    process.env.DOCKER_HOST = svc.env.DOCKER_HOST;
+    process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const dir = fs.mkdtempSync(path.join(svc.store.dir, 'tc-build-'));
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo tc-built > /msg\nCMD ["sh", "-c", "cat /msg; sleep 300"]\n');
+    const image = await GenericContainer.fromDockerfile(dir).withPullPolicy({ shouldPull: () => false }).build('tc-built:1', { deleteOnExit: false });
+    const c = await image.withWaitStrategy(Wait.forLogMessage('tc-built')).start();
+    try {
+      expect((await c.exec(['cat', '/msg'])).output).toBe('tc-built\n');
+    } finally {
+      await c.stop();
+    }
+  }, 180_000);
 });

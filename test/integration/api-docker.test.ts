@@ -102,6 +102,17 @@ describe.skipIf(!ok)('docker CLI through lodger system service', () => {
     expect((await dockerOk(svc, ['images', '--format', '{{.Repository}}'])).stdout).not.toContain('mybox');
   });
 
+  it('docker build from a directory, then runs the image', async () => {
+    const dir = fs.mkdtempSync(`${svc.store.dir}/build-`);
+    fs.writeFileSync(`${dir}/Dockerfile`, 'FROM busybox\nARG GREETING=hi\nCOPY msg.txt /msg.txt\nRUN echo "$GREETING from RUN" >> /msg.txt\nCMD ["cat", "/msg.txt"]\n');
+    fs.writeFileSync(`${dir}/msg.txt`, 'from COPY\n');
+    const b = await dockerOk(svc, ['build', '--build-arg', 'GREETING=hello', '-t', 'built:1', dir], { timeoutMs: 120_000 });
+    expect(b.stdout + b.stderr).toContain('Successfully tagged built:1');
+    expect((await dockerOk(svc, ['run', '--rm', 'built:1'])).stdout).toBe('from COPY\nhello from RUN\n');
+    const bad = await docker(svc, ['build', '-t', 'broken:1', '-f', `${dir}/Dockerfile.missing`, dir]);
+    expect(bad.code).not.toBe(0);
+  });
+
   it('docker save, load and export', async () => {
     const dir = fs.mkdtempSync(`${svc.store.dir}/save-`);
     await dockerOk(svc, ['tag', 'busybox', 'savebox:1']);
