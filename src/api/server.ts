@@ -1,5 +1,5 @@
 // The API service: an HTTP/1.1 server on a unix socket (0600 in a 0700 directory, peers checked by uid),
-// stopping after an idle time or on SIGTERM — and taking no container with it (each has its own monitor).
+// stopping after an idle time or when told (the CLI relays SIGTERM) — and taking no container with it (each has its own monitor).
 import { native } from '../helper/native';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -129,7 +129,6 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   let done!: () => void;
   const closed = new Promise<void>((r) => { done = r; });
   let stopping: Promise<void> | undefined;
-  const onSignal = () => { void stop(); };
   async function stop(): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
@@ -142,16 +141,10 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       });
       if (o.address.kind === 'unix') fs.rmSync(o.address.path, { force: true });
       await o.backend.drain();
-      // Our handlers stay until here: proper-lockfile's signal-exit re-raises a signal that finds no
-      // other listener, which would kill us halfway through this clean stop.
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
       done();
     })();
     return stopping;
   }
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   // One request's stray failure (a relay that broke after its answer went out) must not end the
   // service for every other client: it is reported and the service goes on.
   const stray = (e: unknown) => o.notice?.(`internal error (the service goes on): ${(e as Error)?.stack ?? String(e)}`);

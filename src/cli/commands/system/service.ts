@@ -30,7 +30,17 @@ export class SystemServiceCommand extends LodgerCommand {
       notice: (text) => this.context.stderr.write(`lodger: ${text}\n`),
     });
     this.context.stderr.write(`lodger: serving the Docker API on ${svc.url}${idle ? ` (exits after ${idle} s without connections)` : ''}\n`);
-    await svc.closed;
+    // SIGTERM and SIGINT stop the service cleanly. The handlers stay until it has stopped: proper-lockfile's
+    // signal-exit re-raises a signal that finds no other listener, which would kill us halfway through.
+    const onSignal = () => { void svc.stop(); };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await svc.closed;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
     return 0;
   }
 }
