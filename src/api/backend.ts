@@ -71,6 +71,13 @@ export interface Backend {
   checkAuth(registry: string, username: string, password: string): Promise<void>;
   exportContainer(ref: string, out: Writable): Promise<void>;
 
+  // volumes
+  listVolumes(filters: string[]): Array<Record<string, unknown>>;
+  inspectVolume(name: string): Record<string, unknown>;
+  createVolume(name: string | undefined, o: { driver?: string; labels: Record<string, string>; options: Record<string, string> }): Promise<Record<string, unknown>>;
+  removeVolume(name: string, force: boolean): Promise<void>;
+  pruneVolumes(filters: string[]): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }>;
+
   // build
   buildImage(input: import('../build/types').BuildInput, onEvent: (e: import('../build/types').BuildEvent) => void): Promise<{ imageId: string; names: string[] }>;
 

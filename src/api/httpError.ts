@@ -29,7 +29,7 @@ const NOT_FOUND = new Set(['NO_SUCH_CONTAINER', 'IMAGE_NOT_FOUND', 'NETWORK_NOT_
 export function statusOfCode(code: string): number {
   if (NOT_FOUND.has(code) || code.endsWith('_NOT_FOUND')) return 404;
   if (CONFLICT.has(code) || code.endsWith('_IN_USE') || code.endsWith('_CONFLICT')) return 409;
-  if (code.startsWith('BAD_') || code.endsWith('_INVALID') || code.endsWith('_USAGE') || code === 'NO_COMMAND' || code === 'REFERENCE_INVALID' || code === 'UNSUPPORTED_OPTION') return 400;
+  if (code.startsWith('BAD_') || code.endsWith('_INVALID') || code.endsWith('_USAGE') || code === 'NO_COMMAND' || code === 'REFERENCE_INVALID' || code === 'UNSUPPORTED_OPTION' || code === 'VOLUME_DRIVER' || code === 'VOLUME_OPTIONS') return 400;
   if (code === 'NOT_IMPLEMENTED') return 501;
   return 500;
 }

@@ -13,7 +13,7 @@ beforeAll(async () => { if (ok) svc = await startApiService('lodger-api-clients-
 afterAll(() => dropService(svc), 120_000);
 
 describe.skipIf(!ok)('docker-compose 1.29', () => {
-  it('up -d / down of two services that reach each other by service name', async () => {
+  it('up -d / down of two services that reach each other by service name, with a named volume', async () => {
     if (!requireTool('docker-compose')) return;
     const dir = path.join(svc.store.dir, 'proj');
     fs.mkdirSync(dir, { recursive: true });
@@ -23,11 +23,19 @@ describe.skipIf(!ok)('docker-compose 1.29', () => {
       '  web:',
       '    image: busybox',
       // A shell as PID 1 that exits on SIGTERM (a PID 1 without a handler would wait out compose's 10 s).
-      '    command: sh -c "trap \'exit 0\' TERM; mkdir -p /www; echo hello-from-web > /www/index.html; httpd -f -p 8080 -h /www & wait"',
+      '    command: sh -c "trap \'exit 0\' TERM; mkdir -p /www; cat /seed/page > /www/index.html; httpd -f -p 8080 -h /www & wait"',
+      '    volumes: ["seed:/seed"]',
+      '    depends_on: [seeder]',
+      '  seeder:',
+      '    image: busybox',
+      '    command: sh -c "echo hello-from-web > /seed/page"',
+      '    volumes: ["seed:/seed"]',
       '  client:',
       '    image: busybox',
       '    command: sh -c "for i in $$(seq 1 40); do wget -qO- http://web:8080/index.html && exit 0; sleep 0.25; done; exit 1"',
       '    depends_on: [web]',
+      'volumes:',
+      '  seed: {}',
       '',
     ].join('\n'));
     const compose = (args: string[]) => runCommand('docker-compose', ['-p', 'demo', ...args], { cwd: dir, env: svc.env, timeoutMs: 120_000 });
@@ -45,7 +53,8 @@ describe.skipIf(!ok)('docker-compose 1.29', () => {
     expect(logs.stdout).toContain('hello-from-web');
     const ps = await compose(['ps']);
     expect(ps.stdout).toMatch(/demo_web_1 .* Up/);
-    const down = await compose(['down']);
+    expect((await runLodgerOk(['volume', 'ls'], { store: svc.store })).stdout).toContain('demo_seed');
+    const down = await compose(['down', '-v']);
     expect(down.code, down.stderr).toBe(0);
     expect((await runLodgerOk(['ps', '-aq'], { store: svc.store })).stdout).toBe('');
     expect((await runLodgerOk(['network', 'ls'], { store: svc.store })).stdout).not.toContain('demo_default');

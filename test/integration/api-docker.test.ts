@@ -177,6 +177,19 @@ describe.skipIf(!ok)('docker CLI through lodger system service', () => {
     expect((await docker(svc, ['network', 'inspect', 'apinet'])).code).not.toBe(0);
   });
 
+  it('docker volume create, ls, inspect, rm; a named volume keeps data across containers', async () => {
+    await dockerOk(svc, ['volume', 'create', '--label', 'k=v', 'apivol']);
+    expect((await dockerOk(svc, ['volume', 'ls', '--format', '{{.Name}}', '--filter', 'label=k=v'])).stdout.trim()).toBe('apivol');
+    await dockerOk(svc, ['run', '--rm', '-v', 'apivol:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f']);
+    expect((await dockerOk(svc, ['run', '--rm', '-v', 'apivol:/data', 'busybox', 'cat', '/data/f'])).stdout).toBe('kept\n');
+    expect((await dockerOk(svc, ['volume', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'apivol'])).stdout.trim()).toBe('apivol local');
+    const swagger = new SwaggerChecker();
+    expect(swagger.errors('GET', '/volumes', 200, (await apiRequest(svc.socket, 'GET', '/v1.41/volumes')).json())).toEqual([]);
+    expect(swagger.errors('GET', '/volumes/{name}', 200, (await apiRequest(svc.socket, 'GET', '/v1.41/volumes/apivol')).json())).toEqual([]);
+    await dockerOk(svc, ['volume', 'rm', 'apivol']);
+    expect((await docker(svc, ['volume', 'inspect', 'apivol'])).code).not.toBe(0);
+  });
+
   it('errors come back as Docker reports them', async () => {
     const r = await docker(svc, ['inspect', '--type', 'container', 'nonexistent']);
     expect(r.code).toBe(1);

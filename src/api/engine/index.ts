@@ -1,5 +1,6 @@
 // The engine behind the API: one object implementing the handlers' Backend over one store.
 import type { StorePaths } from '../../storage/paths';
+import * as volumes from '../../volumes/volumes';
 import type { Backend } from '../backend';
 import { archiveIn, archiveOut } from './archive';
 import { ContainerEngine } from './containers';
@@ -54,6 +55,11 @@ export function engineBackend(p: StorePaths): Backend {
     saveImages: (names, out) => i.save(names, out),
     loadImages: (body) => loadFromBody(p, body),
     checkAuth: (reg, user, pass) => checkRegistryAuth(reg, user, pass),
+    listVolumes: (f) => volumes.listVolumes(p, volumes.parseVolumeFilters(f)) as unknown as Array<Record<string, unknown>>,
+    inspectVolume: (name) => volumes.inspectVolume(p, name) as unknown as Record<string, unknown>,
+    createVolume: async (name, o) => (await volumes.createVolume(p, name, o)) as unknown as Record<string, unknown>,
+    removeVolume: (name, force) => volumes.removeVolume(p, name, { force }),
+    pruneVolumes: (f) => volumes.pruneVolumes(p, { filters: volumes.parseVolumeFilters(f) }),
     buildImage: async (input, onEvent) => {
       const { buildImage } = await import('../../build/executor');
       return buildImage(p, input, onEvent);
