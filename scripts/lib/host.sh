@@ -11,9 +11,12 @@ host_package_list() {
 }
 
 # apt-get update + install of every package in the list file. The mirror sometimes drops a connection,
-# so each apt step is retried a few times before giving up.
+# so each apt step is retried a few times before giving up. Packages whose Recommends must not come
+# along are listed in NORECOMMENDS below: docker-compose recommends docker.io, whose dockerd and
+# containerd would start as root-run daemons on the host (lodger's tests use the static client by path).
+HOST_NORECOMMENDS=(docker-compose)
 host_install_packages() {
-  local list="$1" pkgs missing=() p try
+  local list="$1" pkgs missing=() p try plain=() bare=()
   mapfile -t pkgs < <(host_package_list "$list")
   [ "${#pkgs[@]}" -gt 0 ] || host_die "no packages listed in $list"
   # Skipping apt entirely when everything is installed keeps a re-run fast and offline-safe.
@@ -31,8 +34,12 @@ host_install_packages() {
     [ "$try" = 3 ] && host_die "apt-get update failed three times"
     sleep $((try * 5))
   done
+  for p in "${missing[@]}"; do
+    if [[ " ${HOST_NORECOMMENDS[*]} " == *" $p "* ]]; then bare+=("$p"); else plain+=("$p"); fi
+  done
   for try in 1 2 3; do
-    apt-get install -y -q "${missing[@]}" && return 0
+    { [ "${#plain[@]}" -eq 0 ] || apt-get install -y -q "${plain[@]}"; } &&
+      { [ "${#bare[@]}" -eq 0 ] || apt-get install -y -q --no-install-recommends "${bare[@]}"; } && return 0
     [ "$try" = 3 ] && host_die "apt-get install failed three times: ${missing[*]}"
     sleep $((try * 5))
   done
