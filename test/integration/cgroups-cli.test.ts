@@ -121,7 +121,7 @@ describe.skipIf(!ready)('pause, unpause, stats, rm -f', () => {
   });
 
   it('stats --no-stream and --format json show the busy loop\'s CPU (> 50%) from cpu.stat and its pids', async () => {
-    const json = JSON.parse((await lodgerOk(['stats', '--no-stream', '--format', 'json', 'busy'])).stdout) as Array<Record<string, unknown>>;
+    const json = (await lodgerOk(['stats', '--no-stream', '--format', 'json', 'busy'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(json).toHaveLength(1);
     expect(json[0]).toMatchObject({ ID: id.slice(0, 12), Name: 'busy', PIDs: '2', pids: 2 });
     expect(json[0].cpuPercent as number).toBeGreaterThan(50);

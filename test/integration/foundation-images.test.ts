@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeStore, removeTree, requirePrereq, requireTool, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { imageDocs } from '../helpers/images';
 import { runCommand } from '../helpers/exec';
 import { buildOciLayout, ociToDockerArchive, ociToOciArchive, type TarFileSpec } from '../helpers/fixtures';
 import { busyboxFixture, entries, expectLodgerFailure, haveSubids, marker, containerShells, psAllIds, waitUntil } from './foundation-common';
@@ -39,7 +40,7 @@ interface ImageJson {
 }
 
 async function imagesJson(): Promise<ImageJson[]> {
-  return JSON.parse((await runLodgerOk(['images', '--format', 'json'], { store })).stdout) as ImageJson[];
+  return imageDocs({ store });
 }
 
 /** Rows of the `images` table as {repo, tag, id, size}. */

@@ -231,11 +231,11 @@ describe.skipIf(!ok)('--rm and --name', () => {
     await runLodgerOk(['run', '--rm', '--name', gone, 'busybox', 'true'], { store });
     const r = await runLodger(['run', '--name', name, 'busybox', 'sh', '-c', 'exit 4'], { store });
     expect(r.code).toBe(4);
-    const all = JSON.parse((await runLodgerOk(['ps', '-a', '--format', 'json'], { store })).stdout) as Array<{ Names: string; State: string; ExitCode: number }>;
+    const all = (await runLodgerOk(['ps', '-a', '--format', 'json'], { store })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { Names: string; State: string; Status: string });
     const ps = all.filter((c) => c.Names === name || c.Names === gone);
     expect(ps.map((c) => c.Names)).toEqual([name]);
     expect(ps[0].State).toBe('exited');
-    expect(ps[0].ExitCode).toBe(4);
+    expect(ps[0].Status).toMatch(/^Exited \(4\)/);
     await runLodgerOk(['rm', name], { store });
   });
 

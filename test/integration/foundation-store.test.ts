@@ -80,8 +80,8 @@ describe.skipIf(!ok)('where the store is', () => {
     expect(fs.existsSync(path.join(data, 'lodger'))).toBe(false);
     expect(readImages(envRoot).flatMap((i) => i.names)).toEqual(['localhost/in-env:1']);
     expect(readImages(flagRoot).flatMap((i) => i.names).sort()).toEqual(['localhost/in-flag:1', 'localhost/in-flag:2', 'localhost/in-flag:3']);
-    const listed = JSON.parse((await runLodgerOk(['--root', flagRoot, 'images', '--format', 'json'], { root: envRoot, env })).stdout) as Array<{ RepoTags: string[] }>;
-    expect(listed.flatMap((i) => i.RepoTags).sort()).toEqual(['localhost/in-flag:1', 'localhost/in-flag:2', 'localhost/in-flag:3']);
+    const listed = (await runLodgerOk(['--root', flagRoot, 'images', '--format', '{{.Repository}}:{{.Tag}}'], { root: envRoot, env })).stdout.trim().split('\n');
+    expect(listed.sort()).toEqual(['localhost/in-flag:1', 'localhost/in-flag:2', 'localhost/in-flag:3']);
     const r = await runLodgerOk(['--root', flagRoot, 'run', '--rm', 'in-flag:1', 'echo', 'flag-root'], { root: envRoot, env });
     expect(r.stdout).toBe('flag-root\n');
     expect(entries(path.join(flagRoot, 'containers'))).toEqual([]);

@@ -69,8 +69,7 @@ beforeAll(async () => {
   const archive = path.join(work, 'layered.tar');
   await mustRun('tar', ['-C', oci, '-cf', archive, '.']);
   await runLodgerOk(['load', '-i', archive], { store });
-  const images = JSON.parse((await runLodgerOk(['images', '--format', 'json'], { store })).stdout) as Array<{ Id: string }>;
-  imageId = images[0].Id;
+  imageId = (await runLodgerOk(['images', '-q', '--no-trunc'], { store })).stdout.trim().split('\n')[0];
   await runLodgerOk(['tag', imageId, 'layered:1'], { store });
   sqfs = path.join(work, 'layered.sqfs');
   await runLodgerOk(['save', '--format', 'squashfs', '-o', sqfs, 'layered:1'], { store, timeoutMs: 120_000 });

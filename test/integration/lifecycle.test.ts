@@ -315,9 +315,10 @@ describe.skipIf(!ready)('ps', () => {
   });
 
   it('--format json and --format with a template', async () => {
-    const rows = JSON.parse((await lodgerOk(['ps', '-a', '--format', 'json'])).stdout) as Array<{ Names: string; State: string; Id: string }>;
-    expect(rows.find((r) => r.Names === 'psrun')).toMatchObject({ State: 'running', Id: runningId });
-    expect(rows.find((r) => r.Names === 'psexit')).toMatchObject({ State: 'exited', Id: exitedId });
+    // Docker's form: one object per line, with its field names.
+    const rows = (await lodgerOk(['ps', '-a', '--no-trunc', '--format', 'json'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    expect(rows.find((r) => r.Names === 'psrun')).toMatchObject({ State: 'running', ID: runningId, Image: 'busybox' });
+    expect(rows.find((r) => r.Names === 'psexit')).toMatchObject({ State: 'exited', ID: exitedId, Status: expect.stringMatching(/^Exited \(3\)/) });
     const lines = (await lodgerOk(['ps', '-a', '--filter', 'name=^ps', '--format', '{{.Names}} {{.Status}}'])).stdout.split('\n');
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^psrun Up /), expect.stringMatching(/^psexit Exited \(3\) .* ago$/)]));
   });

@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { afterAll, afterEach, expect } from 'vitest';
 import { makeStore, removeTree, requireTool, runLodgerOk, type LodgerResult, type Store } from '../helpers/cli';
+import { imageDocs, type ImageDoc } from '../helpers/images';
 import { runCommand, type CommandResult } from '../helpers/exec';
 import { buildOciLayout, type BuiltImage, type Compression, type TarFileSpec } from '../helpers/fixtures';
 
@@ -172,10 +173,9 @@ export async function buildBigImage(dir: string, busyboxTar: string, layers: num
 // ---------------------------------------------------------------------------------------------------
 // Lodger helpers.
 
-/** `lodger images --format json`, parsed. */
-export async function imagesJson(store: Store): Promise<Array<{ Id: string; Names: string[]; RepoTags: string[]; RepoDigests: string[]; Digest: string; Size: number; Layers: string[] }>> {
-  const r = await runLodgerOk(['images', '--format', 'json'], { store });
-  return JSON.parse(r.stdout);
+/** Every image: `lodger images -q` then `image inspect` (test/helpers/images.ts). */
+export async function imagesJson(store: Store): Promise<ImageDoc[]> {
+  return imageDocs({ store });
 }
 
 /** `lodger image inspect REF`, parsed (the first document). */

@@ -5,7 +5,7 @@ import { LodgerCommand } from '../base';
 export class InspectCommand extends LodgerCommand {
   static override paths = [['inspect'], ['container', 'inspect'], ['image', 'inspect']];
   static override usage = Command.Usage({ description: 'Show details of containers or images', examples: [['Just the status', "lodger inspect -f '{{.State.Status}}' web"]] });
-  format = Option.String('-f,--format', { description: 'Go template, e.g. {{.State.Status}} or {{json .Config}}' });
+  format = Option.String('-f,--format', { description: 'json (default) or a Go template, e.g. {{.State.Status}} or {{json .Config}}' });
   type = Option.String('--type', { description: 'container or image' });
   objects = Option.Rest({ required: 1 });
   async run(): Promise<number> {
@@ -29,12 +29,8 @@ export class InspectCommand extends LodgerCommand {
       if (!doc) { this.context.stderr.write(`lodger: no such object: ${ref}\n`); code = 125; continue; }
       docs.push(doc);
     }
-    if (this.format) {
-      const { renderTemplate } = await import('../template');
-      for (const d of docs) this.context.stdout.write(renderTemplate(this.format, d) + '\n');
-    } else {
-      this.context.stdout.write(JSON.stringify(docs, null, 4) + '\n');
-    }
+    const { renderDocuments } = await import('../formatted');
+    this.context.stdout.write(renderDocuments(docs, this.format, { array: true }));
     return code;
   }
 }

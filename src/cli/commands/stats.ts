@@ -1,13 +1,21 @@
 // `lodger stats`: Show CPU, memory, pids, network and block I/O of running containers.
 import { Command, Option } from 'clipanion';
 import { LodgerCommand } from '../base';
-import { humanSize, table } from '../format';
+import { humanSize } from '../format';
+import { renderFormatted, type ListFormat } from '../formatted';
 import type { StatsSample } from '../../containers/stats';
+
+/** Docker's `stats` fields and headers (docs.docker.com/reference/cli/docker/container/stats/#format). */
+const STATS_FORMAT: ListFormat = {
+  fields: { Container: 'CONTAINER', Name: 'NAME', ID: 'CONTAINER ID', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' },
+  defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}',
+};
 
 /** Docker's stats row: the sample worded for people, then its numbers (the fields `--format json` has always printed, in order). */
 function statsRow(s: StatsSample) {
   const mem = s.memoryCurrent;
   return {
+    Container: s.name || s.id.slice(0, 12),
     ID: s.id.slice(0, 12), Name: s.name,
     CPUPerc: `${s.cpuPercent.toFixed(2)}%`,
     MemUsage: mem === undefined ? '-- / --' : `${humanSize(mem)} / ${humanSize(s.memoryLimit)}`,
@@ -23,7 +31,7 @@ export class StatsCommand extends LodgerCommand {
   static override paths = [['stats'], ['container', 'stats']];
   static override usage = Command.Usage({ description: 'Show CPU, memory, pids, network and block I/O of running containers', examples: [['Once, as JSON', 'lodger stats --no-stream --format json web']] });
   noStream = Option.Boolean('--no-stream', false, { description: 'Print one sample and exit' });
-  format = Option.String('--format', { description: 'table (default), json, or a Go template' });
+  format = Option.String('--format', { description: 'table (default), table TEMPLATE, json (one object per line), or a Go template over Container, Name, ID, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs' });
   all = Option.Boolean('-a,--all', false);
   containers = Option.Rest();
   async run(): Promise<number> {
@@ -34,14 +42,9 @@ export class StatsCommand extends LodgerCommand {
     const ids = this.containers.length ? this.containers.map((c) => resolveContainer(p, c)) : runningContainerIds(p);
     for (;;) {
       const rows = (await sampleStats(p, ids, this.noStream ? 500 : 1000)).map(statsRow);
-      if (this.format === 'json') this.context.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-      else if (this.format) {
-        const { renderTemplate } = await import('../template');
-        for (const r of rows) this.context.stdout.write(renderTemplate(this.format, r) + '\n');
-      } else {
-        if (!this.noStream) this.context.stdout.write('\x1b[2J\x1b[H');
-        this.context.stdout.write(table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]));
-      }
+      const text = renderFormatted(rows, this.format, STATS_FORMAT);
+      if (!this.noStream && (!this.format || this.format.startsWith('table'))) this.context.stdout.write('\x1b[2J\x1b[H');
+      this.context.stdout.write(text);
       if (this.noStream) return 0;
     }
   }

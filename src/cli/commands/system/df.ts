@@ -11,24 +11,18 @@ export class SystemDfCommand extends LodgerCommand {
     examples: [['Summary', 'lodger system df'], ['Every image, container and layer', 'lodger system df -v']],
   });
   verbose = Option.Boolean('-v,--verbose', false, { description: 'Show detailed information on space usage' });
-  format = Option.String('--format', { description: 'json, or a Go template over Type, TotalCount, Active, Size, Reclaimable' });
+  format = Option.String('--format', { description: 'table (default), table TEMPLATE, json (one object per line), or a Go template over Type, TotalCount, Active, Size, Reclaimable' });
 
   async run(): Promise<number> {
     const { diskUsage } = await import('../../../system/systemDf');
     const r = await diskUsage(await this.store());
     const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
     const rows = r.summary.map((s) => ({ ...s, TotalCount: String(s.TotalCount), Active: String(s.Active), Size: humanSize(s.Size), Reclaimable: `${humanSize(s.Reclaimable)}${pct(s.Reclaimable, s.Size)}` }));
-    if (this.format === 'json') {
-      this.context.stdout.write(rows.map((row) => JSON.stringify(row) + '\n').join(''));
-      return 0;
-    }
-    if (this.format) {
-      const { renderTemplate } = await import('../../template');
-      for (const row of rows) this.context.stdout.write(renderTemplate(this.format, row) + '\n');
-      return 0;
-    }
-    if (!this.verbose) {
-      this.context.stdout.write(table([['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], ...rows.map((s) => [s.Type, s.TotalCount, s.Active, s.Size, s.Reclaimable])]));
+    if (this.format || !this.verbose) {
+      // Docker's `system df` fields and headers (docs.docker.com/reference/cli/docker/system/df/#format).
+      const fields = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+      const { renderFormatted } = await import('../../formatted');
+      this.context.stdout.write(renderFormatted(rows, this.format, { fields, defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' }));
       return 0;
     }
     const out = this.context.stdout;
