@@ -54,19 +54,49 @@ static void copy_winsize(int from, int to) {
 
 static int status_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
 
+/* The terminal a foreground run or exec is shown on: stdin's with -i, else stdout's (-t alone), or -1. */
+static int user_terminal(int interactive) {
+  if (interactive && isatty(0)) return 0;
+  return isatty(1) ? 1 : -1;
+}
+
+/* Our terminal hung up (ssh dropped, window closed, tmux kill-session: tty_hangup in the kernel, seen as
+ * POLLHUP, or as a read of 0 in raw mode, where ^D is a byte like any other). The container learns it
+ * as a process on that terminal would: its own terminal hangs up too — closing the pty's master makes
+ * the kernel send SIGHUP to the slave's session leader and return EOF/EIO to its reads (pty(7),
+ * credentials(7) on controlling terminals) — and SIGHUP is sent to its process, because a PID 1 without
+ * a handler for it ignores the kernel's (pid_namespaces(7)) but reads its terminal's EOF and ends. */
+static void terminal_hung_up(pid_t child, int *master, int status) {
+  if (*master >= 0) { close(*master); *master = -1; }
+  if (status < 0) kill(child, SIGHUP);
+}
+
 /* Waits for CHILD, relaying signals from the CLI (any sender when CLI < 0), the pty (MASTER >= 0),
  * the container's output pipes (detached: into the log), the CLI's liveness (CTLFD EOF kills it) and,
- * detached with -i, what attach clients write to the container's stdin (INW, a pipe, or the pty). */
-static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, int errp2, int inw, int sfd, int detached) {
+ * detached with -i, what attach clients write to the container's stdin (INW, a pipe, or the pty).
+ * Our stdin goes to the container's pty only with -i (INTERACTIVE): with -t alone, as with Docker, the
+ * terminal stays as it is and what is typed (or a byte `script` writes at its stdin's EOF) is not the
+ * container's input, nor echoed back into its output. */
+static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, int errp2, int inw, int sfd, int detached, int interactive) {
   struct termios saved;
   int raw = 0;
-  if (!detached && master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0) {
+  if (!detached && master >= 0 && interactive && isatty(0) && tcgetattr(0, &saved) == 0) {
     struct termios t = saved;
     cfmakeraw(&t);
     if (tcsetattr(0, TCSANOW, &t) == 0) raw = 1;
-    copy_winsize(0, master);
   }
-  int stdin_open = master >= 0 && !detached;
+  int term = !detached && master >= 0 ? user_terminal(interactive) : -1;
+  if (term >= 0) copy_winsize(term, master);
+  /* -t alone: the container's pty already turned its \n into \r\n; ours must not do it again (no OPOST). */
+  struct termios saved_out;
+  int cooked_out = 0;
+  if (!raw && term >= 0 && tcgetattr(term, &saved_out) == 0) {
+    struct termios t = saved_out;
+    t.c_oflag &= ~(tcflag_t)OPOST;
+    if (tcsetattr(term, TCSANOW, &t) == 0) cooked_out = 1;
+  }
+  int term_fd = term;
+  int stdin_open = master >= 0 && !detached && interactive;
   /* Attach clients write to the container's input without ever blocking us (monitor.c). */
   if (detached && master >= 0) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
   if (inw >= 0) fcntl(inw, F_SETFL, fcntl(inw, F_GETFL) | O_NONBLOCK);
@@ -75,11 +105,13 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
   char buf[32768];
   while (status < 0 || outp >= 0 || errp2 >= 0) {
     struct pollfd fds[6 + ATTACH_POLLFDS];
-    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_att = -1, n_att = 0;
+    int n = 0, i_sig = -1, i_ctl = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_att = -1, n_att = 0, i_term = -1;
     fds[n] = (struct pollfd){ sfd, POLLIN, 0 }; i_sig = n++;
     if (*ctlfd >= 0) { fds[n] = (struct pollfd){ *ctlfd, POLLIN, 0 }; i_ctl = n++; }
     if (master >= 0) { fds[n] = (struct pollfd){ master, POLLIN, 0 }; i_master = n++; }
     if (stdin_open) { fds[n] = (struct pollfd){ 0, POLLIN, 0 }; i_in = n++; }
+    /* Asking for no event still reports POLLHUP: how a terminal we do not read says it hung up. */
+    else if (term >= 0 && master >= 0) { fds[n] = (struct pollfd){ term, 0, 0 }; i_term = n++; }
     if (outp >= 0) { fds[n] = (struct pollfd){ outp, POLLIN, 0 }; i_out = n++; }
     if (errp2 >= 0) { fds[n] = (struct pollfd){ errp2, POLLIN, 0 }; i_err = n++; }
     /* Once the container has exited, nothing more is taken from clients (they get EOF at the final exit). */
@@ -96,7 +128,7 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
           int st; pid_t w;
           while ((w = waitpid(-1, &st, WNOHANG)) > 0) if (w == child) status = status_code(st);
         } else if (sig == SIGWINCH) {
-          if (master >= 0 && !detached) copy_winsize(0, master);
+          if (master >= 0 && term >= 0) copy_winsize(term, master);
         } else if ((cli < 0 && (pid_t)si.ssi_pid != self) || (pid_t)si.ssi_pid == cli) {
           /* Only what the CLI sends: the terminal's own SIGINT reaches the CLI too, which forwards it.
            * Detached, from anyone but ourselves: the SIGPIPE the kernel sends for our write to a stdin
@@ -118,8 +150,12 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
     if (i_in >= 0 && fds[i_in].revents) {
       ssize_t r = read(0, buf, sizeof buf);
       if (r > 0 && master >= 0) write_all(master, buf, (size_t)r);
-      else if (r <= 0) stdin_open = 0;
+      else if (r <= 0) {
+        stdin_open = 0;
+        if (raw || (term == 0 && (fds[i_in].revents & POLLHUP))) { terminal_hung_up(child, &master, status); term = -1; }
+      }
     }
+    if (i_term >= 0 && (fds[i_term].revents & (POLLHUP | POLLERR))) { terminal_hung_up(child, &master, status); term = -1; }
     if (i_out >= 0 && fds[i_out].revents) {
       ssize_t r = read(outp, buf, sizeof buf);
       if (r > 0) log_data(0, buf, (size_t)r); else { close(outp); outp = -1; }
@@ -147,6 +183,7 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
   }
   if (detached) log_flush();
   if (raw) tcsetattr(0, TCSANOW, &saved);
+  if (cooked_out) tcsetattr(term_fd, TCSANOW, &saved_out);
   if (status < 0) {
     int st;
     if (waitpid(child, &st, 0) == child) status = status_code(st);
@@ -347,7 +384,7 @@ int cmd_run(struct plan *p, int ctlfd) {
       /* From here on we only wait, relay and log, for as long as the container runs (monitor.c). */
       monitor_trim();
     }
-    code = supervise(child, cli, &ctlfd, master, outp, errp2, inw, sfd, detached);
+    code = supervise(child, cli, &ctlfd, master, outp, errp2, inw, sfd, detached, p->stdin_mode == STDIN_INHERIT);
     ms.running = 0; ms.exit_code = code;
     ms.oom_killed = oom_killed(p->cgroup);
     now_rfc3339(ms.finished_at, sizeof ms.finished_at);
@@ -441,7 +478,7 @@ int cmd_exec(struct plan *p, int ctlfd) {
     if (report_fd >= 0) { close(report_fd); report_fd = -1; }
     if (ctlfd >= 0) { close(ctlfd); ctlfd = -1; }
   }
-  int code = supervise(child, cli, &ctlfd, master, -1, -1, -1, sfd, detached);
+  int code = supervise(child, cli, &ctlfd, master, -1, -1, -1, sfd, detached, p->stdin_mode == STDIN_INHERIT);
   report_event("exit", "code", code);
   return code;
 }
