@@ -171,31 +171,11 @@ static int step_mount(int rootfd, const char **a, struct lerr *e) {
   return 0;
 }
 
-/* fuse-overlayfs TARGET OPTIONS: runs it in the foreground (-f) as our child, dying with us
- * (PR_SET_PDEATHSIG), and waits until TARGET becomes a different filesystem. */
+/* fuse-overlayfs TARGET OPTIONS: a FUSE daemon like squashfuse_ll (fusemount.c): dies with us, holds the
+ * signals a batch scheduler sends, keeps its stderr out of the user's sight unless it fails. */
 static int step_fuse_overlay(const char **a, struct lerr *e) {
-  struct stat before, now;
-  if (stat(a[0], &before) < 0) return fail(e, F_STAT, a[0], errno);
-  pid_t pid = fork();
-  if (pid < 0) return fail(e, F_FORK, "fuse-overlayfs", errno);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) { dup2(null, 0); dup2(null, 1); }
-    execlp("fuse-overlayfs", "fuse-overlayfs", "-f", "-o", a[1], a[0], (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 20000; i++) {  /* up to 20 s */
-    if (stat(a[0], &now) == 0 && now.st_dev != before.st_dev) return 0;
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid)
-      return failf(e, F_FUSE_OVERLAYFS, a[0], 0, "fuse-overlayfs exited with status %d before mounting",
-                   WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    struct timespec ts = { 0, 1000000 };
-    nanosleep(&ts, NULL);
-  }
-  kill(pid, SIGKILL);
-  return fail(e, F_FUSE_OVERLAYFS, a[0], ETIMEDOUT);
+  char *const argv[] = { "fuse-overlayfs", "-f", "-o", (char *)a[1], (char *)a[0], NULL };
+  return fuse_daemon_mount(F_FUSE_OVERLAYFS, argv, a[0], e);
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw) {

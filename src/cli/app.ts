@@ -116,10 +116,11 @@ export async function commandsFor(word: string | undefined): Promise<CommandClas
 
 /** Parses ARGV (without node and the script) and runs the command it names; resolves to the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
-  // Docker-style global options before the command: --root DIR / --root=DIR.
-  while (argv[0]?.startsWith('--root')) {
-    if (argv[0].includes('=')) process.env.LODGER_ROOT = argv.shift()!.split('=').slice(1).join('=');
-    else { argv.shift(); process.env.LODGER_ROOT = argv.shift(); }
+  // Docker-style global options before the command: --root DIR / --root=DIR, --log-level LEVEL.
+  const globals: Record<string, string> = { '--root': 'LODGER_ROOT', '--log-level': 'LODGER_LOG_LEVEL' };
+  for (let g = /^--[a-z-]+/.exec(argv[0] ?? '')?.[0]; g && Object.hasOwn(globals, g); g = /^--[a-z-]+/.exec(argv[0] ?? '')?.[0]) {
+    if (argv[0].includes('=')) process.env[globals[g]] = argv.shift()!.split('=').slice(1).join('=');
+    else { argv.shift(); process.env[globals[g]] = argv.shift(); }
   }
   const cli = new Cli({ binaryLabel: 'lodger — rootless containers', binaryName: 'lodger', binaryVersion: '0.1.0', enableColors: false });
   // Building clipanion's parser costs time per registered command and option: register only the

@@ -16,11 +16,19 @@ export function relayProcessSignals(send: (sig: NodeJS.Signals) => void): () => 
 
 export abstract class LodgerCommand extends Command {
   root = Option.String('--root', { description: 'Store directory (default $LODGER_ROOT or ~/.local/share/lodger)', hidden: true });
+  logLevel = Option.String('--log-level', { description: 'debug, info (notes every time), warn (the default: notes once per store) or error', hidden: true });
 
   abstract run(): Promise<number | void>;
 
   async execute(): Promise<number> {
     if (this.root) process.env.LODGER_ROOT = this.root;
+    if (this.logLevel !== undefined) {
+      if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(this.logLevel)) {
+        this.context.stderr.write(`lodger: --log-level ${this.logLevel}: use debug, info, warn or error\n`);
+        return 125;
+      }
+      process.env.LODGER_LOG_LEVEL = this.logLevel;
+    }
     try {
       return (await this.run()) ?? 0;
     } catch (e) {

@@ -63,11 +63,16 @@ export async function probeKernelOverlay(p: StorePaths, mapping: IdMapping): Pro
   return ok;
 }
 
-/** Tells the store's reporter MESSAGE the first time only: a marker file in the store remembers it was said. */
+/**
+ * Tells the store's reporter MESSAGE the first time only: a marker file in the store remembers it was
+ * said. `--log-level info` (or debug; LODGER_LOG_LEVEL) says it every time, `error` never.
+ */
 function noteOnce(p: StorePaths, marker: string, message: string): void {
   const file = path.join(p.root, marker);
+  const level = process.env.LODGER_LOG_LEVEL ?? 'warn';
   // Unsaid when nobody listens: it is remembered only once someone was told.
-  if (!p.report || fs.existsSync(file)) return;
+  if (!p.report || level === 'error' || level === 'fatal') return;
+  if (fs.existsSync(file) && level !== 'info' && level !== 'debug') return;
   p.report({ kind: 'note', message: `${message} (Said once; remembered in ${file}.)` });
   try {
     // A first command may get here before anything made the store (run of an image from a shared store).
