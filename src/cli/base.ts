@@ -22,12 +22,11 @@ export abstract class LodgerCommand extends Command {
 
   async execute(): Promise<number> {
     if (this.root) process.env.LODGER_ROOT = this.root;
-    if (this.logLevel !== undefined) {
-      if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(this.logLevel)) {
-        this.context.stderr.write(`lodger: --log-level ${this.logLevel}: use debug, info, warn or error\n`);
-        return 125;
-      }
-      process.env.LODGER_LOG_LEVEL = this.logLevel;
+    if (this.logLevel !== undefined) process.env.LODGER_LOG_LEVEL = this.logLevel;
+    const level = process.env.LODGER_LOG_LEVEL;
+    if (level !== undefined && !['debug', 'info', 'warn', 'error', 'fatal'].includes(level)) {
+      this.context.stderr.write(`lodger: --log-level ${level}: use debug, info, warn or error\n`);
+      return 125;
     }
     try {
       return (await this.run()) ?? 0;
