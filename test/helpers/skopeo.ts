@@ -1,12 +1,16 @@
 // skopeo as the reference tool for test images: OCI layout → docker-archive / oci-archive, push to a registry, inspect.
+import * as path from 'node:path';
 import { mustRun } from './exec';
+import { runCacheDir } from './paths';
 
 /**
  * Runs skopeo. --insecure-policy: test images are unsigned and the host's policy.json is none of the
- * test's business.
+ * test's business. REGISTRY_AUTH_FILE: a file of the test run's own, as the user's credentials are none
+ * of its business either — and without XDG_RUNTIME_DIR (a login by su or ssh without a systemd user
+ * session) skopeo would look in /run/containers/UID/auth.json, which a plain user may not even stat.
  */
 export function skopeo(args: string[], timeoutMs = 300_000): Promise<string> {
-  return mustRun('skopeo', ['--insecure-policy', ...args], { timeoutMs });
+  return mustRun('skopeo', ['--insecure-policy', ...args], { timeoutMs, env: { ...process.env, REGISTRY_AUTH_FILE: path.join(runCacheDir(), 'skopeo-auth.json') } });
 }
 
 /**

@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli';
+import { toolPath } from '../helpers/prereqs';
 import { mustRun } from '../helpers/exec';
 import type { TarFileSpec } from '../helpers/fixtures';
 import { busyboxStore, expectExit, loadHostileImage, removeBuiltTools, Sentinel, securityPrereqs, sysprobeDir, wrappedHelper, type SecurityStore } from './securityHarness';
@@ -232,7 +233,8 @@ describe.skipIf(!ready)("the image's own programs (CVE-2019-14271 class)", () =>
     expectExit(await s.lodger(['run', '--name', 'trap-check', '--storage-driver', 'vfs', 'localhost/trap-check', '/bin/busybox', 'true']), 0);
     const id = (await s.lodger(['inspect', '--format', '{{.Id}}', 'trap-check'])).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    await mustRun('unshare', ['--map-root-user', 'chroot', path.join(s.root, 'containers', id, 'rootfs'), '/bin/tar', 'xf', '-']);
+    // chroot is in /usr/sbin, which a plain user's PATH lacks: by its absolute path.
+    await mustRun('unshare', ['--map-root-user', toolPath('chroot') ?? '/usr/sbin/chroot', path.join(s.root, 'containers', id, 'rootfs'), '/bin/tar', 'xf', '-']);
     expect(await traces()).toEqual({ files: [path.join(s.root, 'containers', id, 'rootfs', 'pwned-in-root')], onHost: false, calls: ['connected', '/bin/tar xf -'] });
     expectExit(await s.lodger(['rm', 'trap-check']), 0);
     expectExit(await s.lodger(['rmi', 'localhost/trap-check']), 0);
