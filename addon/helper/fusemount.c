@@ -23,7 +23,7 @@ static void stderr_detail(int log, struct lerr *e) {
   if (n <= 0) return;
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
   buf[n] = 0;
-  for (ssize_t i = 0; i < n; i++) if (buf[i] == '\n') buf[i] = ';';
+  for (ssize_t i = 0; i < n; i++) if (buf[i] == '\n') buf[i] = ' ';  /* one line: the error is one line */
   size_t used = strlen(e->detail);
   snprintf(e->detail + used, sizeof e->detail - used, "%s%s", used ? ": " : "", buf);
 }

@@ -1,5 +1,7 @@
 // Issue 16 point 6: the helpers lodger runs (fuse-overlayfs here) say nothing on the user's terminal or in the
 // container's output unless they fail; a note is said once per store, again only with --log-level info.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, runLodger, type Store } from '../helpers/cli';
 import { busyboxStore, dropStore, lifecyclePrereqs } from './lifecycle-common';
@@ -30,5 +32,22 @@ describe.skipIf(!ok)('quiet helpers', () => {
     const info = await runLodger(['--log-level', 'info', 'run', '--rm', '--userns=keep-id', 'busybox', 'true'], { store });
     expect(info.stderr).toMatch(/^lodger: note: --userns=keep-id containers use the fuse-overlayfs storage driver/);
     expect((await runLodger(['--log-level', 'loud', 'ps'], { store })).code).toBe(125);
+  });
+
+  it('a FUSE daemon that fails says why in lodger\'s error (its stderr), and only there', async () => {
+    await runLodger(['create', '--name', 'quiet-broken', '--userns=keep-id', 'busybox', 'true'], { store });
+    // The layer's files disappear behind lodger's back: fuse-overlayfs cannot open its lower directory.
+    const diff = fs.readdirSync(path.join(store.root, 'layers')).map((l) => path.join(store.root, 'layers', l, 'diff')).find((d) => fs.existsSync(d))!;
+    fs.renameSync(diff, `${diff}.gone`);
+    try {
+      const r = await runLodger(['start', '-a', 'quiet-broken'], { store });
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^lodger: mount the container's root filesystem with fuse-overlayfs .*: fuse-overlayfs exited with status 1 before mounting: .*cannot read lower dirs/m);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      fs.renameSync(`${diff}.gone`, diff);
+    }
+    await runLodger(['rm', '-f', 'quiet-broken'], { store });
   });
 });
