@@ -55,6 +55,8 @@ describe.skipIf(!ok)('completion', () => {
     // after run's image come the container's own arguments: no names
     expect(await bashWithCompletion(reply(['lodger', 'run', 'busybox', 'compl']))).not.toContain('compl-web');
     expect((await runLodgerOk(['__complete', 'containers'], { store })).stdout).toBe('compl-web\n');
+    await runLodgerOk(['volume', 'create', 'compl-vol'], { store });
+    expect(await bashWithCompletion(reply(['lodger', 'volume', 'rm', 'compl']))).toBe('compl-vol\n');
     expect((await runLodger(['__complete', 'pets'], { store })).code).toBe(125);
   });
 

@@ -1,7 +1,5 @@
 // `lodger completion SHELL`: a completion script for bash, zsh or fish; `lodger __complete KIND`: the names it completes.
 import { Command, Option, UsageError } from 'clipanion';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { LodgerCommand } from '../base';
 import { NAME_KINDS, type NameKind } from '../completion/spec';
 
@@ -52,8 +50,8 @@ export class CompleteNamesCommand extends LodgerCommand {
       const { listNetworks } = await import('../../network/userNetwork');
       names = listNetworks(p.root).map((n) => n.name);
     } else {
-      // Named volumes live one directory each under the store (see the volume commands).
-      try { names = fs.readdirSync(path.join(p.root, 'volumes')).filter((n) => !n.startsWith('.')); } catch { names = []; }
+      const { listVolumes } = await import('../../volumes/volumes');
+      names = listVolumes(p).map((v) => v.Name);
     }
     this.context.stdout.write([...new Set(names)].sort().map((n) => n + '\n').join(''));
     return 0;
