@@ -13,7 +13,8 @@ export class SystemServiceCommand extends LodgerCommand {
     ],
   });
   time = Option.String('-t,--time', '5', { description: 'Seconds without connections before exiting (0: never)' });
-  logLevel = Option.String('--log-level', 'info', { description: 'info, or debug: one line per request on stderr' });
+  // Also every command's --log-level (base.ts): debug adds one line per request on stderr.
+  override logLevel = Option.String('--log-level', { description: 'info (the default), or debug: one line per request on stderr' });
   uri = Option.String({ required: false });
 
   async run(): Promise<number> {
