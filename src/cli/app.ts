@@ -1,5 +1,6 @@
 // The lodger CLI proper: clipanion with every command, registered only as far as this invocation needs.
 import { Builtins, Cli, type CommandClass } from 'clipanion';
+import { setAllCommandsLoader } from './allCommands';
 
 /**
  * The command modules, one per command (src/cli/commands mirrors the command paths). Each is loaded
@@ -119,6 +120,7 @@ export async function commandsFor(word: string | undefined): Promise<CommandClas
 
 /** Parses ARGV (without node and the script) and runs the command it names; resolves to the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
+  setAllCommandsLoader(() => commandsFor(undefined));
   // Docker-style global options before the command: --root DIR / --root=DIR, --log-level LEVEL.
   const globals: Record<string, string> = { '--root': 'LODGER_ROOT', '--log-level': 'LODGER_LOG_LEVEL' };
   for (let g = /^--[a-z-]+/.exec(argv[0] ?? '')?.[0]; g && Object.hasOwn(globals, g); g = /^--[a-z-]+/.exec(argv[0] ?? '')?.[0]) {

@@ -18,12 +18,12 @@ export class CompletionCommand extends LodgerCommand {
   shell = Option.String({ name: 'SHELL' });
 
   async run(): Promise<number> {
-    const { commandsFor } = await import('../app');
+    const { allCommands } = await import('../allCommands');
     const { completionSpec } = await import('../completion/spec');
     const scripts = await import('../completion/scripts');
     const write = { bash: scripts.bashScript, zsh: scripts.zshScript, fish: scripts.fishScript }[this.shell];
     if (!write) throw new UsageError(`completion ${this.shell}: lodger writes completion for bash, zsh and fish`);
-    this.context.stdout.write(write(completionSpec(await commandsFor(undefined))));
+    this.context.stdout.write(write(completionSpec(await allCommands())));
     return 0;
   }
 }
