@@ -1,4 +1,4 @@
-// Gives a starting container its network: resolves --network (default: the fastest installed backend), attaches
+// Gives a starting container its network: resolves --network (default: slirp4netns, else pasta), attaches
 // slirp4netns/pasta/a user network to the namespace the helper created, then writes resolv.conf, hosts and network.json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -335,14 +335,15 @@ export function detectBackends(options: { path?: string; refresh?: boolean } = {
 export type BackendName = 'slirp4netns' | 'pasta';
 
 /**
- * The backend for `--network` left unset. pasta is preferred when installed: it maps the tap to host
- * sockets without a TCP/IP stack of its own (libslirp's, in slirp4netns), splice(2)s connections from
- * the host's loopback straight into the namespace, keeps clients' source addresses on published ports
- * (slirp4netns shows every one as 10.0.2.2), and the passt project and podman (default since 5.0)
- * document it as the faster of the two. Measured here (2 shared vCPUs, 512 MiB pushed from the host's
- * loopback to a published port, three runs): slirp4netns 6.0–6.7 Gbit/s, pasta 2.9–8.6 Gbit/s — no
- * clear winner on that path, so the choice rests on the other points. `preferred` (configuration)
- * overrides.
+ * The backend for `--network` left unset: slirp4netns when installed, else pasta. What decides is what
+ * each detached container costs for as long as it runs (bench/container-cost.sh, 20 containers, RSS of
+ * the monitor and its network backend): pasta (Debian 12's 2023-03-09 build) fills its static frame
+ * buffers at start and holds ~29 MiB of them per container (30.6 MiB with the monitor; `-4 --no-icmp`
+ * still 18.8), slirp4netns 3.3 MiB (4.4 with the monitor). Throughput does not decide it: through a
+ * published port from the host's loopback slirp4netns measured 6.0–6.7 Gbit/s and pasta 2.9–8.6 here
+ * (2 shared vCPUs, 512 MiB, three runs). What pasta adds — clients' source addresses kept on published
+ * ports (slirp4netns shows every one as 10.0.2.2) and spliced loopback forwarding — is one
+ * `--network pasta` or `LODGER_NETWORK_BACKEND=pasta` away. `preferred` (configuration) overrides.
  */
 export function defaultBackend(backends: Backends, preferred?: BackendName | null): BackendName {
   if (preferred) {
@@ -354,8 +355,8 @@ export function defaultBackend(backends: Backends, preferred?: BackendName | nul
     }
     return preferred;
   }
-  if (backends.pasta) return 'pasta';
   if (backends.slirp4netns) return 'slirp4netns';
+  if (backends.pasta) return 'pasta';
   throw new LodgerError(
     'NETWORK_BACKEND_MISSING',
     'choose a network backend: neither pasta nor slirp4netns is installed — install passt (pasta) or slirp4netns, or run with --network none or --network host',
