@@ -10,7 +10,7 @@ import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
 import { imageLayerDirs } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { allShiftedReady, prepareShiftedLayers, scheduleShiftedLayers, shiftable, shiftIds, shiftKey } from '../storage/shiftedLayers';
+import { allShiftedReady, prepareShiftedLayers, scheduleShiftedLayers, shiftable, shiftKey } from '../storage/shiftedLayers';
 import { runWorker } from '../helper/usernsWorker';
 import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
 import { unmappedSharedLayers } from './imageLayers';
@@ -71,9 +71,8 @@ export interface Created { rec: ContainerRecord; image: ImageRecord; config: Ima
 
 /** keep-id's copies of LAYERS (shiftedLayers.ts): their key and whether they are ready, when they can exist. */
 function keepIdShift(p: StorePaths, layers: string[], mapping: IdMapping, squashfs: boolean): { key: string; ready: boolean } | undefined {
-  const ids = shiftIds(mapping);
-  if (!ids || squashfs || !shiftable(p, layers)) return undefined;
-  const key = shiftKey(ids);
+  if (!mapping.keepId || squashfs || !shiftable(p, layers)) return undefined;
+  const key = shiftKey(mapping);
   return { key, ready: allShiftedReady(p, key, layers) };
 }
 

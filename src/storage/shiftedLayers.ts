@@ -51,9 +51,13 @@ export function shiftIds(m: IdMapping): ShiftIds | undefined {
   return { uid: translateIds(m.keepId.storage.uid, m.uid), gid: translateIds(m.keepId.storage.gid, m.gid) };
 }
 
-/** The name of a translation: the copies made with it are good for every mapping with the same one. */
-export function shiftKey(ids: ShiftIds): string {
-  return crypto.createHash('sha256').update(JSON.stringify(ids)).digest('hex').slice(0, 16);
+/**
+ * The name of MAPPING's copies: its translation and its host ids (a copy's owners on disk), so a copy
+ * is used only by the mapping it was made for — another uid, or a subordinate range changed by an admin,
+ * gets copies of its own.
+ */
+export function shiftKey(mapping: IdMapping): string {
+  return crypto.createHash('sha256').update(JSON.stringify({ ids: shiftIds(mapping), uid: mapping.uid, gid: mapping.gid })).digest('hex').slice(0, 16);
 }
 
 function shiftedBase(p: StorePaths): string {
@@ -121,7 +125,7 @@ export interface PrepareOptions {
 export async function prepareShiftedLayers(p: StorePaths, layers: string[], mapping: IdMapping, o: PrepareOptions = {}): Promise<boolean> {
   const ids = shiftIds(mapping);
   if (!ids || !shiftable(p, layers)) return false;
-  const key = shiftKey(ids);
+  const key = shiftKey(mapping);
   const base = keyDir(p, key);
   fs.mkdirSync(base, { recursive: true, mode: 0o700 });
   const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');

@@ -29,7 +29,7 @@ function mapId(lines: IdLine[], id: number): number {
 /** acl(5) xattr: a 4-byte version (2), then entries of tag (u16), perm (u16), id (u32), little-endian. */
 const ACL_USER = 0x02;
 const ACL_GROUP = 0x08;
-function shiftAcl(v: Buffer, ids: IdMap): Buffer {
+export function shiftAcl(v: Buffer, ids: IdMap): Buffer {
   const out = Buffer.from(v);
   for (let o = 4; o + 8 <= out.length; o += 8) {
     const tag = out.readUInt16LE(o);
@@ -41,7 +41,7 @@ function shiftAcl(v: Buffer, ids: IdMap): Buffer {
 
 /** vfs_cap_data revision 3 (linux/capability.h): 20 bytes as revision 2, then the root uid (u32). */
 const VFS_CAP_REVISION_3 = 0x03000000;
-function shiftCapability(v: Buffer, ids: IdMap): Buffer {
+export function shiftCapability(v: Buffer, ids: IdMap): Buffer {
   if (v.length !== 24 || (v.readUInt32LE(0) & 0xff000000) !== VFS_CAP_REVISION_3) return v;
   const out = Buffer.from(v);
   out.writeUInt32LE(mapId(ids.uid, out.readUInt32LE(20)), 20);
