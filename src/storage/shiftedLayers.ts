@@ -127,7 +127,10 @@ export async function prepareShiftedLayers(p: StorePaths, layers: string[], mapp
   if (!ids || !shiftable(p, layers)) return false;
   const key = shiftKey(mapping);
   const base = keyDir(p, key);
-  fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  // Not recursive: a store removed meanwhile (the preparer runs after its command) is not made again.
+  for (const d of [shiftedBase(p), base]) {
+    try { fs.mkdirSync(d, { mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  }
   const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');
   for (const diffId of layers) {
     if (shiftedReady(p, key, diffId) || (!o.wait && failedLately(p, key, diffId))) continue;
