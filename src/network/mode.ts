@@ -335,17 +335,18 @@ export function detectBackends(options: { path?: string; refresh?: boolean } = {
 export type BackendName = 'slirp4netns' | 'pasta';
 
 /**
- * The backend for `--network` left unset: slirp4netns when installed, else pasta. What decides is what
- * each detached container costs for as long as it runs (bench/container-cost.sh, 20 containers, RSS of
- * the monitor and its network backend): pasta (Debian 12's 2023-03-09 build) fills its static frame
- * buffers at start and holds ~29 MiB of them per container (30.6 MiB with the monitor; `-4 --no-icmp`
- * still 18.8), slirp4netns 3.3 MiB (4.4 with the monitor). Throughput does not decide it: through a
- * published port from the host's loopback slirp4netns measured 6.0–6.7 Gbit/s and pasta 2.9–8.6 here
- * (2 shared vCPUs, 512 MiB, three runs). What pasta adds — clients' source addresses kept on published
- * ports (slirp4netns shows every one as 10.0.2.2) and spliced loopback forwarding — is one
- * `--network pasta` or `LODGER_NETWORK_BACKEND=pasta` away. `preferred` (configuration) overrides.
+ * The backend for `--network` left unset. A container that publishes ports gets pasta when installed,
+ * one that publishes none slirp4netns; each falls back to the other. bench/container-cost.sh and
+ * bench/network.sh measured (2 shared vCPUs; 20 detached containers; iperf3 3 s, three runs):
+ * - memory, for as long as the container runs (RSS of its monitor and backend): pasta (Debian 12's
+ *   2023-03-09 build) fills its static frame buffers at start and holds ~29 MiB of them (30.6 MiB with
+ *   the monitor; `-4 --no-icmp` still 18.8), slirp4netns 3.3 (4.4 with the monitor);
+ * - a published port, host→container: pasta splices the host's connection into the namespace at
+ *   8.9 Gbit/s [7.5–12.3], slirp4netns runs it through libslirp's TCP stack at 4.1 [3.6–5.2] — and
+ *   pasta keeps clients' source addresses, which slirp4netns shows as 10.0.2.2.
+ * So the ~26 MiB are paid where they buy something. `preferred` (configuration) overrides.
  */
-export function defaultBackend(backends: Backends, preferred?: BackendName | null): BackendName {
+export function defaultBackend(backends: Backends, preferred?: BackendName | null, publishesPorts = false): BackendName {
   if (preferred) {
     if (!backends[preferred]) {
       throw new LodgerError(
@@ -355,6 +356,7 @@ export function defaultBackend(backends: Backends, preferred?: BackendName | nul
     }
     return preferred;
   }
+  if (publishesPorts && backends.pasta) return 'pasta';
   if (backends.slirp4netns) return 'slirp4netns';
   if (backends.pasta) return 'pasta';
   throw new LodgerError(
