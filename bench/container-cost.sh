@@ -96,6 +96,7 @@ console.log(`  ${name.padEnd(34)} RSS ${st(v.slice(0, half)).padEnd(20)} PSS ${s
 
 if [ -n "${LODGER_BASELINE:-}" ]; then contender "before: default network" "$LODGER_BASELINE/bin/lodger"; fi
 contender "default network" "$repo/bin/lodger"
+contender "default network, -p 127.0.0.1::80" "$repo/bin/lodger" -p 127.0.0.1::80
 contender "pasta" "$repo/bin/lodger" --network pasta
 contender "pasta:-4,--no-icmp" "$repo/bin/lodger" --network pasta:-4,--no-icmp
 contender "slirp4netns" "$repo/bin/lodger" --network slirp4netns
