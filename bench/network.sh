@@ -6,6 +6,8 @@
 # median of RUNS runs, with the lowest and highest in brackets (pasta's tap path varies from run to run).
 #
 # Usage (as an unprivileged user with a subuid range): bench/network.sh [SECONDS] [RUNS]
+#   LODGER_BASELINE=DIR   also measure another built checkout's default network (host→container), runs
+#                         alternating with this checkout's default: before/after of a change of default
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +22,7 @@ lodger="$repo/bin/lodger"
 podman="podman --root $work/podman --runroot $work/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
 cleanup() {
   "$lodger" rm -f $("$lodger" ps -aq --no-trunc) >/dev/null 2>&1 || true
+  [ -z "${LODGER_BASELINE:-}" ] || LODGER_ROOT="$work/store-before" "$LODGER_BASELINE/bin/lodger" rm -f $(LODGER_ROOT="$work/store-before" "$LODGER_BASELINE/bin/lodger" ps -aq --no-trunc) >/dev/null 2>&1 || true
   $podman rm -af >/dev/null 2>&1 || true; $podman rmi -af >/dev/null 2>&1 || true
   [ -z "${hostsrv:-}" ] || kill "$hostsrv" 2>/dev/null || true
   unshare --map-root-user --map-auto rm -rf "$work" 2>/dev/null || rm -rf "$work"
@@ -83,6 +86,31 @@ run_bare_pasta() {
   result[$name,out]=$(summary "${outs[@]}")
 }
 
+# Each checkout's default network (no --network), host→container only: the default cannot reach the
+# host's loopback. With LODGER_BASELINE the two alternate run by run, each in a store of its own.
+run_defaults() {
+  local names=("lodger default") bins=("$lodger") roots=("$LODGER_ROOT") i k p id
+  if [ -n "${LODGER_BASELINE:-}" ]; then
+    names+=("before: default"); bins+=("$LODGER_BASELINE/bin/lodger"); roots+=("$work/store-before")
+    LODGER_ROOT="$work/store-before" "$LODGER_BASELINE/bin/lodger" import "$work/busybox.tar" bench-busybox >/dev/null
+  fi
+  declare -A got
+  for ((i = 0; i < runs; i++)); do
+    for k in "${!names[@]}"; do
+      p=$(port)
+      id=$(LODGER_ROOT="${roots[$k]}" "${bins[$k]}" run -d -p "127.0.0.1:$p:5201" "${mounts[@]}" bench-busybox iperf3 -s)
+      sleep 0.5
+      got[$k]+=" $(iperf3 -c 127.0.0.1 -p "$p" -t "$secs" -J | gbits)"
+      LODGER_ROOT="${roots[$k]}" "${bins[$k]}" rm -f "$id" >/dev/null
+    done
+  done
+  for k in "${!names[@]}"; do
+    result[${names[$k]},in]=$(summary ${got[$k]})
+    result[${names[$k]},out]="-"
+  done
+}
+
+run_defaults
 run_pair "lodger pasta" lodger "pasta:--map-gw" "$gw"
 command -v pasta >/dev/null && run_bare_pasta
 run_pair "lodger slirp4netns" lodger "slirp4netns:allow_host_loopback=true" 10.0.2.2
@@ -91,6 +119,6 @@ if command -v podman >/dev/null; then
   run_pair "podman slirp4netns" podman "slirp4netns:allow_host_loopback=true" 10.0.2.2
 fi
 echo "iperf3, ${secs} s each, Gbit/s, median [min–max] of $runs (host→container through -p / container→host):"
-for n in "lodger pasta" "pasta by hand" "lodger slirp4netns" "podman slirp4netns"; do
+for n in "before: default" "lodger default" "lodger pasta" "pasta by hand" "lodger slirp4netns" "podman slirp4netns"; do
   [ -n "${result[$n,in]:-}" ] && printf '  %-20s %-20s / %s\n' "$n" "${result[$n,in]}" "${result[$n,out]}"
 done

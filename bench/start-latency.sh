@@ -30,7 +30,7 @@ lodger="$repo/bin/lodger"
 "$lodger" run --rm bench-busybox true   # probes the storage driver once, as a user's first run would
 
 # Both tools twice: without a network (--network none), and with each one's default userspace network
-# (lodger: the fastest installed backend, pasta here; podman 4: slirp4netns) — ratios compare like with like.
+# (lodger: slirp4netns, else pasta; podman 4: slirp4netns) — ratios compare like with like.
 cmds=(--command-name lodger-none "$lodger run --rm --network none bench-busybox true")
 cmds+=(--command-name lodger-net "$lodger run --rm bench-busybox true")
 if [ -n "${LODGER_BASELINE:-}" ]; then

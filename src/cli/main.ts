@@ -1,4 +1,4 @@
-// Entry of the lodger bundle: dispatches `__worker`, `__sync-layers` and `__dns-responder` before loading anything else,
+// Entry of the lodger bundle: dispatches `__worker`, `__sync-layers`, `__shift-layers` and `__dns-responder` before loading anything else,
 // then runs the CLI (cli/app.ts). Not even clipanion loads first: its start-up opens process.stdin, which
 // makes fd 0 non-blocking, and a store worker reads its own stdin in 1 MiB pieces (worker/main.ts).
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +22,13 @@ async function main(argv: string[]): Promise<number> {
     // A container's health checker, started with it (containers/health.ts startHealthChecker).
     const [{ healthCheckerMain }, { storePaths }] = await Promise.all([import('../containers/health'), import('../storage/paths')]);
     await healthCheckerMain(storePaths(argv[1]), argv[2]);
+    return 0;
+  }
+  if (argv[0] === '__shift-layers') {
+    // Started detached by a keep-id run on fuse-overlayfs (storage/shiftedLayers.ts scheduleShiftedLayers).
+    const [{ shiftLayersMain }, { storePaths }, { idMappingForCaller }] = await Promise.all([
+      import('../storage/shiftedLayers'), import('../storage/paths'), import('../helper/idmap')]);
+    await shiftLayersMain(storePaths(argv[1]), argv.slice(2), idMappingForCaller({ userns: 'keep-id' }));
     return 0;
   }
   const { runCli } = await import('./app');

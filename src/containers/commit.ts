@@ -81,9 +81,10 @@ export async function commitContainer(p: StorePaths, ref: string, name: string |
   const tarFile = path.join(p.tmp, `commit-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tar`);
   try {
     const upper = path.join(containerDir(p, id), 'upper');
-    // keep-id's upper layer is kept in the store's default ownership (fuse-overlayfs maps it back), so
-    // it is read under the default mapping like any layer.
-    const mapping = callerMapping(rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
+    // keep-id's upper layer on fuse-overlayfs is kept in the store's default ownership (fuse-overlayfs maps
+    // it back), so it is read under the default mapping like any layer; on kernel overlay over the
+    // shifted copies (LayerIdMap) it is owned as keep-id sees it, so it is read in keep-id's namespace.
+    const mapping = callerMapping(rec.LayerIdMap ? 'keep-id' : rec.HostConfig.UsernsMode === 'single' ? 'single' : undefined);
     await paused(p, rec, o.pause, o.report ?? p.report, () => runWorker<PackResult>('pack', [upper, tarFile, 'diff'], undefined, mapping));
     // One pass keeps the compressed blob (for save and push), the other unpacks the layer and names it.
     const [blob, layer] = await Promise.all([

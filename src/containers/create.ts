@@ -10,6 +10,7 @@ import { chooseDriver } from '../storage/driver';
 import type { ImageRecord } from '../storage/images';
 import { imageLayerDirs } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
+import { allShiftedReady, prepareShiftedLayers, scheduleShiftedLayers, shiftable, shiftKey } from '../storage/shiftedLayers';
 import { runWorker } from '../helper/usernsWorker';
 import { adoptImageFiles, checkDriverFor, resolveImageSource } from './imageSource';
 import { unmappedSharedLayers } from './imageLayers';
@@ -68,6 +69,13 @@ export function resolveCommand(cfg: ImageConfig, command: string[], entrypoint?:
 
 export interface Created { rec: ContainerRecord; image: ImageRecord; config: ImageConfig }
 
+/** keep-id's copies of LAYERS (shiftedLayers.ts): their key and whether they are ready, when they can exist. */
+function keepIdShift(p: StorePaths, layers: string[], mapping: IdMapping, squashfs: boolean): { key: string; ready: boolean } | undefined {
+  if (!mapping.keepId || squashfs || !shiftable(p, layers)) return undefined;
+  const key = shiftKey(mapping);
+  return { key, ready: allShiftedReady(p, key, layers) };
+}
+
 /** Creates the container O describes; REPORT (default: the store's) gets the notes of copying its image (vfs). */
 export async function createContainer(p: StorePaths, o: CreateOptions, mapping: IdMapping, report: Reporter | undefined = p.report): Promise<Created> {
   const src = resolveImageSource(p, o.image);
@@ -86,10 +94,16 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
   const id = newContainerId();
   const resources = resourceFlags(o);
   checkCgroupRequest(resources, cgMode, id);
+  // keep-id runs on kernel overlay over copies of the layers owned as it needs (shiftedLayers.ts) once
+  // they are ready: made in the background after a run on fuse-overlayfs, or now when overlay is asked for.
+  const shift = keepIdShift(p, image.layers, mapping, !!src.squashfs);
+  const want = o.storageDriver || process.env.LODGER_STORAGE_DRIVER || '';
+  if (shift && !shift.ready && want === 'overlay') shift.ready = await prepareShiftedLayers(p, image.layers, mapping, { wait: true });
   // Layers of another user's shared store decide the driver too (imageLayers.ts unmappedSharedLayers).
   const driver = await chooseDriver(p, mapping, o.storageDriver,
-    src.squashfs ? { squashfs: true } : { shared: unmappedSharedLayers(p, image.layers, mapping) });
+    src.squashfs ? { squashfs: true } : { shared: unmappedSharedLayers(p, image.layers, mapping), shifted: shift?.ready });
   checkDriverFor(src, driver);
+  if (shift && !shift.ready && !want) scheduleShiftedLayers(p, image.layers);
   const network = o.network || 'default';
   validateNetworkOptions(o);
   const pidMode = checkNamespaceMode('--pid', o.pid);
@@ -164,6 +178,7 @@ export async function createContainer(p: StorePaths, o: CreateOptions, mapping: 
     Layers: image.layers,
     SquashfsImage: src.squashfs?.file,
     ImagePlatform: src.squashfs ? undefined : formatPlatform(imagePlatform(p, image)),
+    LayerIdMap: shift?.ready && driver === 'overlay' ? shift.key : undefined,
   };
   try {
     await createContainerRecord(p, rec, (dir) => {

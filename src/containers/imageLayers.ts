@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { sharedLayerOwners, type SharedLayerOwner } from '../storage/additionalStores';
 import { containerDir, type ContainerRecord } from '../storage/containers';
 import { imageLayerDirs } from '../storage/layers';
+import { shiftedLayerDirs } from '../storage/shiftedLayers';
 import type { StorePaths } from '../storage/paths';
 import { fuseIdMapOptions, mapsHostId, type IdMapping } from '../helper/idmap';
 import type { Plan } from '../helper/plan';
@@ -19,11 +20,13 @@ export function squashfsMetaDir(p: StorePaths, rec: ContainerRecord): string {
 }
 
 /**
- * The image's lower directories for overlay, top first. For a squashfs image this adds the step that
+ * The image's lower directories for overlay, top first: the layers, or keep-id's copies of them (a
+ * container created on kernel overlay under keep-id, shiftedLayers.ts). For a squashfs image this adds the step that
  * mounts it (call in the plan's prepare phase, before the overlay): squashfuse_ll runs as the helper's
  * child and dies with it (fusemount.c), so nothing is unpacked and nothing outlives the container.
  */
 export function imageLowerDirs(plan: Plan, p: StorePaths, rec: ContainerRecord): string[] {
+  if (rec.LayerIdMap) return shiftedLayerDirs(p, rec.Image, rec.Layers, rec.LayerIdMap);
   if (!rec.SquashfsImage) return imageLayerDirs(p, rec.Image, rec.Layers);
   const mnt = squashfsMountDir(p, rec);
   plan.squashfuse(rec.SquashfsImage, mnt);

@@ -1,4 +1,4 @@
-// Gives a starting container its network: resolves --network (default: the fastest installed backend), attaches
+// Gives a starting container its network: resolves --network (default: pasta for a container that publishes ports, else slirp4netns), attaches
 // slirp4netns/pasta/a user network to the namespace the helper created, then writes resolv.conf, hosts and network.json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -84,7 +84,8 @@ export async function planNetwork(p: StorePaths, rec: ContainerRecord): Promise<
     }
     case 'default': {
       const backends = await cachedBackends(p);
-      return { mode: mode.resolveDefaultMode(parsed, mode.defaultBackend(backends, (process.env.LODGER_NETWORK_BACKEND || null) as 'pasta' | 'slirp4netns' | null)), attach: true, backends };
+      const publishes = (rec.HostConfig.PublishSpecs ?? []).length > 0 || !!rec.HostConfig.PublishAllPorts;
+      return { mode: mode.resolveDefaultMode(parsed, mode.defaultBackend(backends, (process.env.LODGER_NETWORK_BACKEND || null) as 'pasta' | 'slirp4netns' | null, publishes)), attach: true, backends };
     }
     default:
       return { mode: parsed, attach: true, backends: parsed.kind === 'user' ? undefined : await cachedBackends(p) };

@@ -7,6 +7,7 @@ import { blobPath } from '../storage/blobs';
 import { findImage, imageManifest, nameCandidates, readIndex, updateIndex, type ImageRecord } from '../storage/images';
 import { layerDir, removeTrees } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
+import { removeUnusedShifted } from '../storage/shiftedLayers';
 
 export interface RmiResult { untagged: string[]; deleted: string[] }
 
@@ -58,6 +59,8 @@ export async function collectGarbage(p: StorePaths, candidateBlobs: string[] = [
   // Rename first so a half-deleted layer is never mistaken for a complete one.
   const trash = dead.map((d) => { const t = path.join(p.layers, `.trash-${path.basename(d)}`); fs.renameSync(d, t); return t; });
   await removeTrees(trash);
+  // keep-id's copies of the layers removed (and of any removed before without them).
+  await removeUnusedShifted(p, usedLayers);
   let blobs = 0;
   for (const b of candidateBlobs) {
     if (usedBlobs.has(b)) continue;

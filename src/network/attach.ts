@@ -40,7 +40,7 @@ export interface AttachOptions {
   monitorUnlinksOnExit?: boolean;
   /** detectBackends() result, to avoid probing again. */
   backends?: Backends;
-  /** Backend for `--network` unset, from configuration; otherwise defaultBackend()'s choice (pasta when installed). */
+  /** Backend for `--network` unset, from configuration; otherwise defaultBackend()'s choice (pasta for published ports, else slirp4netns). */
   preferredBackend?: BackendName | null;
   readyTimeoutMs?: number;
   /** Required for `--network <user network>`. */
@@ -134,7 +134,7 @@ export async function attachNetwork(mode: NetworkMode, opts: AttachOptions): Pro
     return attachUserNetwork(mode.name, opts.pid, ports, opts.userNetwork);
   }
   const backends = opts.backends || (await detectBackends());
-  const resolved = mode.kind === 'default' ? resolveDefaultMode(mode, defaultBackend(backends, opts.preferredBackend)) : mode;
+  const resolved = mode.kind === 'default' ? resolveDefaultMode(mode, defaultBackend(backends, opts.preferredBackend, ports.length > 0)) : mode;
   if (resolved.kind === 'slirp4netns') {
     const info = backends.slirp4netns;
     if (!info) throw new LodgerError('NETWORK_BACKEND_MISSING', 'start slirp4netns: it is not installed — install slirp4netns or use --network pasta');

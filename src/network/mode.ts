@@ -335,16 +335,18 @@ export function detectBackends(options: { path?: string; refresh?: boolean } = {
 export type BackendName = 'slirp4netns' | 'pasta';
 
 /**
- * The backend for `--network` left unset. pasta is preferred when installed: it maps the tap to host
- * sockets without a TCP/IP stack of its own (libslirp's, in slirp4netns), splice(2)s connections from
- * the host's loopback straight into the namespace, keeps clients' source addresses on published ports
- * (slirp4netns shows every one as 10.0.2.2), and the passt project and podman (default since 5.0)
- * document it as the faster of the two. Measured here (2 shared vCPUs, 512 MiB pushed from the host's
- * loopback to a published port, three runs): slirp4netns 6.0–6.7 Gbit/s, pasta 2.9–8.6 Gbit/s — no
- * clear winner on that path, so the choice rests on the other points. `preferred` (configuration)
- * overrides.
+ * The backend for `--network` left unset. A container that publishes ports gets pasta when installed,
+ * one that publishes none slirp4netns; each falls back to the other. bench/container-cost.sh and
+ * bench/network.sh measured (2 shared vCPUs; 20 detached containers; iperf3 3 s, three runs):
+ * - memory, for as long as the container runs (RSS of its monitor and backend): pasta (Debian 12's
+ *   2023-03-09 build) fills its static frame buffers at start and holds ~29 MiB of them (30.6 MiB with
+ *   the monitor; `-4 --no-icmp` still 18.8), slirp4netns 3.3 (4.4 with the monitor);
+ * - a published port, host→container: pasta splices the host's connection into the namespace at
+ *   8.9 Gbit/s [7.5–12.3], slirp4netns runs it through libslirp's TCP stack at 4.1 [3.6–5.2] — and
+ *   pasta keeps clients' source addresses, which slirp4netns shows as 10.0.2.2.
+ * So the ~26 MiB are paid where they buy something. `preferred` (configuration) overrides.
  */
-export function defaultBackend(backends: Backends, preferred?: BackendName | null): BackendName {
+export function defaultBackend(backends: Backends, preferred?: BackendName | null, publishesPorts = false): BackendName {
   if (preferred) {
     if (!backends[preferred]) {
       throw new LodgerError(
@@ -354,8 +356,9 @@ export function defaultBackend(backends: Backends, preferred?: BackendName | nul
     }
     return preferred;
   }
-  if (backends.pasta) return 'pasta';
+  if (publishesPorts && backends.pasta) return 'pasta';
   if (backends.slirp4netns) return 'slirp4netns';
+  if (backends.pasta) return 'pasta';
   throw new LodgerError(
     'NETWORK_BACKEND_MISSING',
     'choose a network backend: neither pasta nor slirp4netns is installed — install passt (pasta) or slirp4netns, or run with --network none or --network host',

@@ -109,6 +109,8 @@ export interface ContainerRecord {
   SquashfsImage?: string;
   /** More names on its user network's DNS (Docker's NetworkingConfig Aliases, as Compose sets the service name). */
   NetworkAliases?: string[];
+  /** keep-id on kernel overlay: the key of the copies of Layers it mounts instead (storage/shiftedLayers.ts). */
+  LayerIdMap?: string;
 }
 
 export interface ContainerState {

@@ -82,13 +82,14 @@ function noteOnce(p: StorePaths, marker: string, message: string): void {
 }
 
 /**
- * Why keep-id needs fuse-overlayfs (or vfs): layers are stored owned by the host ids of the default
- * mapping (container 0 = you), and under keep-id those host ids are other container ids. Kernel overlayfs
- * shows lower files with their on-disk owners; translating them takes an idmapped mount
- * (mount_setattr(2), MOUNT_ATTR_IDMAP), which needs CAP_SYS_ADMIN in the user namespace that owns the
- * filesystem — the initial one for the host's disks — so an unprivileged user cannot make one.
+ * Why keep-id cannot mount the layers themselves on kernel overlay: layers are stored owned by the host
+ * ids of the default mapping (container 0 = you), and under keep-id those host ids are other container
+ * ids. Kernel overlayfs shows lower files with their on-disk owners; translating them takes an idmapped
+ * mount (mount_setattr(2), MOUNT_ATTR_IDMAP), which needs CAP_SYS_ADMIN in the user namespace that owns
+ * the filesystem — the initial one for the host's disks — so an unprivileged user cannot make one.
  * fuse-overlayfs translates ids itself (uidmapping=/gidmapping=, fuse-overlayfs(1)); vfs translates
- * them while it copies the image.
+ * them while it copies the image; and a copy of the layers owned as keep-id needs them, made once per
+ * image in the background (shiftedLayers.ts), lets kernel overlay serve the later runs.
  */
 const KEEP_ID_WHY = 'the image\'s layers are stored owned by the ids of the default mapping, which --userns=keep-id shifts; ' +
   'kernel overlayfs cannot translate them back without an idmapped mount (mount_setattr(2)), which only a privileged user can create on the host\'s filesystems';
@@ -128,6 +129,8 @@ export interface DriverFor {
   shared?: SharedLayerOwner[];
   /** The image is a squashfs file: no layers of the store are mounted. */
   squashfs?: boolean;
+  /** keep-id: the image's layers have complete copies owned for this mapping (shiftedLayers.ts), which kernel overlay can mount. */
+  shifted?: boolean;
 }
 
 /**
@@ -161,18 +164,23 @@ export async function chooseDriver(p: StorePaths, mapping: IdMapping, requested?
     if (want === 'fuse-overlayfs' && !hasFuseOverlayfs()) {
       throw new LodgerError('NO_FUSE_OVERLAYFS', 'storage driver fuse-overlayfs: fuse-overlayfs is not installed — install it (Debian: apt install fuse-overlayfs) or use --storage-driver overlay|vfs');
     }
-    if (want === 'overlay' && keepIdLayers) {
-      throw new LodgerError('KEEP_ID_OVERLAY', `--userns=keep-id cannot use the overlay storage driver: ${KEEP_ID_WHY} — use --storage-driver fuse-overlayfs (the default with keep-id) or vfs`);
+    if (want === 'overlay' && keepIdLayers && !o.shifted) {
+      // The caller makes the copies first where it can (containers/create.ts): not of another store's layers.
+      throw new LodgerError('KEEP_ID_OVERLAY', `--userns=keep-id cannot use the overlay storage driver with this image: ${KEEP_ID_WHY}, ` +
+        `and its layers are in a read-only image store, where no copy owned as keep-id needs can be kept — use --storage-driver fuse-overlayfs (the default with keep-id) or vfs`);
     }
     noteSharedStores(p, shared, want as StorageDriverName, true);
     return want as StorageDriverName;
   }
+  if (keepIdLayers && o.shifted && !shared.length && await probeKernelOverlay(p, mapping)) return 'overlay';
   if (keepIdLayers || shared.length) {
     const d: StorageDriverName = hasFuseOverlayfs() ? 'fuse-overlayfs' : 'vfs';
     if (keepIdLayers) {
-      noteOnce(p, 'keep-id-driver.note', `--userns=keep-id containers use the ${d} storage driver, not kernel overlay: ${KEEP_ID_WHY}. ` +
-        (d === 'fuse-overlayfs' ? 'fuse-overlayfs translates the owners as it reads (file-heavy work is slower than on kernel overlay).' :
-          'fuse-overlayfs is not installed, so vfs copies the image for each container, translating owners as it copies (install fuse-overlayfs to avoid the copy).'));
+      noteOnce(p, 'keep-id-driver.note', `--userns=keep-id containers of an image use the ${d} storage driver until a copy of its layers ` +
+        `owned as keep-id needs is ready, then kernel overlay: ${KEEP_ID_WHY}. The copy is made once per image in the background ` +
+        `(as much disk again as the image) and removed with it. ` +
+        (d === 'fuse-overlayfs' ? 'Until then fuse-overlayfs translates the owners as it reads (file-heavy work is slower than on kernel overlay).' :
+          'Until then, as fuse-overlayfs is not installed, vfs copies the image for each container, translating owners as it copies.'));
     }
     noteSharedStores(p, shared, d, false);
     return d;

@@ -248,17 +248,20 @@ export async function removeTrees(paths: string[]): Promise<void> {
 
 /** Staging leftovers (layers/ and blobs/) of CLIs on this host that died mid-unpack or mid-download: their pid is gone. */
 export function staleStaging(p: StorePaths): string[] {
+  return [p.layers, p.blobs].flatMap(staleStagingIn);
+}
+
+/** The staging entries (stagingName) directly in DIR whose CLI, on this host, is gone. */
+export function staleStagingIn(dir: string): string[] {
   const out: string[] = [];
-  for (const dir of [p.layers, p.blobs]) {
-    let names: string[] = [];
-    try { names = fs.readdirSync(dir); } catch { continue; }
-    for (const n of names) {
-      const [dot, pidText, host] = n.split('-');
-      const pid = Number(pidText);
-      if (dot !== '.tmp' || host !== HOST_TAG || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
-      try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
-      out.push(path.join(dir, n));
-    }
+  let names: string[] = [];
+  try { names = fs.readdirSync(dir); } catch { return out; }
+  for (const n of names) {
+    const [dot, pidText, host] = n.split('-');
+    const pid = Number(pidText);
+    if (dot !== '.tmp' || host !== HOST_TAG || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+    out.push(path.join(dir, n));
   }
   return out;
 }

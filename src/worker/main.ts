@@ -36,6 +36,13 @@ const ops: Record<string, Op> = {
     const r = await applyLayerDir(layerDir, rootfs, ids ? { idMap: JSON.parse(ids) } : {});
     return { notes: r.notes };
   },
+  /** shift SRC DEST IDMAP-JSON: copy a layer directory as it is, owners mapped (keep-id's shifted layers, storage/shiftedLayers.ts). */
+  async shift([src, dest, ids]) {
+    const { shiftLayer } = require('./layerShift') as typeof import('./layerShift');
+    // Modes are set explicitly on every copy; the umask must not narrow the directories made first.
+    process.umask(0);
+    return shiftLayer(src, dest, JSON.parse(ids));
+  },
   /** cp REQUEST-JSON: copy between a container's root and the host (containerCopy.ts). */
   async cp([req]) {
     const { copy } = require('./containerCopy') as typeof import('./containerCopy');

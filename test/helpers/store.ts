@@ -86,11 +86,16 @@ export async function removeTree(target: string): Promise<void> {
   }
   let why = '';
   if (currentUid() !== 0 && subidRange() !== null && toolPath('unshare') !== null) {
-    const r = await runCommand('unshare', ['--map-root-user', '--map-auto', 'rm', '-rf', '--one-file-system', '--', abs], {
-      timeoutMs: 300_000,
-    });
+    // Again when something still wrote there (a keep-id layer copy lodger makes in the background after a
+    // run stops once its directory is gone, storage/shiftedLayers.ts): rm -rf then finds a directory not empty.
+    for (let attempt = 0; attempt < 3 && exists(abs); attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
+      const r = await runCommand('unshare', ['--map-root-user', '--map-auto', 'rm', '-rf', '--one-file-system', '--', abs], {
+        timeoutMs: 300_000,
+      });
+      why = r.stderr.trim();
+    }
     if (!exists(abs)) return;
-    why = r.stderr.trim();
   }
   try {
     await fs.promises.rm(abs, { recursive: true, force: true, maxRetries: 2 });

@@ -104,10 +104,13 @@ describe('defaultBackend', () => {
   const pasta = { path: '/usr/bin/pasta' } as PastaInfo;
   const both: Backends = { slirp4netns: slirp, pasta };
 
-  it('prefers pasta, falls back to slirp4netns, and obeys configuration', () => {
-    expect(defaultBackend(both)).toBe('pasta');
-    expect(defaultBackend({ slirp4netns: slirp, pasta: null })).toBe('slirp4netns');
-    expect(defaultBackend(both, 'slirp4netns')).toBe('slirp4netns');
+  it('prefers slirp4netns (a few MiB per container, pasta ~29) unless ports are published (pasta splices them), falls back, obeys configuration', () => {
+    expect(defaultBackend(both)).toBe('slirp4netns');
+    expect(defaultBackend(both, null, true)).toBe('pasta');
+    expect(defaultBackend({ slirp4netns: null, pasta })).toBe('pasta');
+    expect(defaultBackend({ slirp4netns: slirp, pasta: null }, null, true)).toBe('slirp4netns');
+    expect(defaultBackend(both, 'pasta')).toBe('pasta');
+    expect(defaultBackend(both, 'slirp4netns', true)).toBe('slirp4netns');
   });
 
   it('fails with advice when nothing (or not the configured one) is installed', () => {
