@@ -8,7 +8,7 @@ import { lodgerCommand, lodgerEnv, repoRoot, requireTool, runLodger, runLodgerOk
 import { mustRun, runCommand } from '../helpers/exec';
 import { busyboxStore, dropStore, lifecyclePrereqs } from './lifecycle-common';
 
-const ok = lifecyclePrereqs() && requireTool('bash');
+const ok = lifecyclePrereqs() && requireTool('bash') && requireTool('zsh') && requireTool('fish');
 let store: Store;
 let bin: string;
 
@@ -16,6 +16,27 @@ let bin: string;
 async function bashWithCompletion(script: string): Promise<string> {
   const env = { ...lodgerEnv({ store }), PATH: `${bin}:${process.env.PATH}` };
   return mustRun('bash', ['--norc', '--noprofile', '-c', `source <(lodger completion bash) || exit 9\n${script}`], { env });
+}
+
+/**
+ * zsh with the completion sourced, then a probe per command line: its words as zsh's completion system
+ * gives them (words, CURRENT, PREFIX) to the function `complete` registered (_comps), with compadd as the
+ * one stand-in — it prints what zsh's default matcher would offer: the matches that begin with PREFIX.
+ */
+async function zshComplete(words: string[]): Promise<string[]> {
+  const env = { ...lodgerEnv({ store }), PATH: `${bin}:${process.env.PATH}` };
+  const script = `source <(lodger completion zsh) || exit 9
+compadd() { local -a m; m=("\${@[\${@[(i)-]}+1,-1]}"); print -rl -- "\${(M)m[@]:#\${PREFIX}*}"; }
+words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; PREFIX=\${words[CURRENT]}
+eval "\${_comps[lodger]}"; true`;
+  return (await mustRun('zsh', ['-f', '-c', script], { env })).split('\n').filter(Boolean).sort();
+}
+
+/** What fish offers for a command line (complete -C), the completion loaded from `lodger completion fish`. */
+async function fishComplete(line: string): Promise<string[]> {
+  const env = { ...lodgerEnv({ store }), PATH: `${bin}:${process.env.PATH}` };
+  const out = await mustRun('fish', ['-N', '-c', `lodger completion fish | source; or exit 9; complete -C ${JSON.stringify(line)}`], { env });
+  return out.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
 }
 
 /** COMPREPLY for the words of a command line whose last word is being completed. */
@@ -60,10 +81,30 @@ describe.skipIf(!ok)('completion', () => {
     expect((await runLodger(['__complete', 'pets'], { store })).code).toBe(125);
   });
 
+  it('zsh (real shell): commands, groups and flags; container, image and network names as bash offers them', async () => {
+    expect(await zshComplete(['lodger', 'ru'])).toEqual(['run']);
+    expect(await zshComplete(['lodger', 'network', ''])).toEqual(['create', 'inspect', 'list', 'ls', 'remove', 'rm']);
+    expect(await zshComplete(['lodger', 'ps', '--fo'])).toEqual(['--format']);
+    expect(await zshComplete(['lodger', 'stop', 'compl'])).toEqual(['compl-web']);
+    expect(await zshComplete(['lodger', 'rm', '-f', 'compl-web', 'compl'])).toEqual(['compl-web']);
+    expect(await zshComplete(['lodger', 'run', '--rm', 'busy'])).toEqual(['busybox']);
+    expect(await zshComplete(['lodger', 'network', 'rm', 'compl'])).toEqual(['compl-net']);
+    expect(await zshComplete(['lodger', 'run', 'busybox', 'compl'])).not.toContain('compl-web');
+  });
+
+  it('fish (real shell): commands, groups and flags; container, image and network names as bash offers them', async () => {
+    expect(await fishComplete('lodger ru')).toEqual(['run']);
+    expect(await fishComplete('lodger network ')).toEqual(['create', 'inspect', 'list', 'ls', 'remove', 'rm']);
+    expect(await fishComplete('lodger ps --fo')).toEqual(['--format']);
+    expect(await fishComplete('lodger stop compl')).toEqual(['compl-web']);
+    expect(await fishComplete('lodger run --rm busy')).toEqual(['busybox']);
+    expect(await fishComplete('lodger network rm compl')).toEqual(['compl-net']);
+  });
+
   it('zsh and fish scripts are written too; another shell is refused; help does not list __complete', async () => {
     const zsh = (await runLodgerOk(['completion', 'zsh'])).stdout;
     expect(zsh).toMatch(/^#compdef lodger\n/);
-    expect(zsh).toContain('complete -F _lodger lodger');
+    expect(zsh).toContain('complete -F _lodger_zsh lodger');
     const fish = (await runLodgerOk(['completion', 'fish'])).stdout;
     expect(fish).toMatch(/complete -c lodger -n __fish_use_subcommand -a '[^']*\brun\b/);
     expect(fish).toContain("-a '(lodger __complete containers 2>/dev/null)'");
