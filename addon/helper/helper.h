@@ -90,6 +90,7 @@ struct plan {
   /* detached: the helper is the container's monitor */
   int detached;                       /* "detach LOG": the helper is the monitor, the CLI leaves */
   pid_t join_userns_pid, join_netns_pid; /* --network container:X: X's init */
+  pid_t join_pidns_pid, join_ipcns_pid;  /* --pid/--ipc container:X: X's init */
   pid_t parent_userns_pid;            /* user networks: the container's user namespace is made inside this one's */
   const char *log_path, *state_path;  /* "state PATH": where state.json is kept (both modes) */
   const char *attach_path;            /* "attach-socket PATH" (-i): detached, clients give the container stdin there */

@@ -153,7 +153,7 @@ int join_ns_of(pid_t pid, const char *ns, int nstype, const char *hint, struct l
 }
 
 static int join_user_of(struct plan *p, struct lerr *e) {
-  if (join_ns_of(p->join_userns_pid, "user", CLONE_NEWUSER, "is the container whose network is shared still running?", e) < 0) return -1;
+  if (join_ns_of(p->join_userns_pid, "user", CLONE_NEWUSER, "is the container whose namespaces are shared still running?", e) < 0) return -1;
   if (unshare(CLONE_NEWNS) < 0) return fail(e, F_UNSHARE, "mount namespace", errno);
   return become_root(p, e);
 }

@@ -193,6 +193,9 @@ static int apply(struct plan *p, enum phase *phase, const struct step *r, struct
     case R_ATTACH_SOCKET: p->attach_path = a[0]; return 0;
     case R_PARENT_USERNS: p->parent_userns_pid = (pid_t)num(a[0]); return 0;
     case R_JOIN_NETNS: p->join_userns_pid = p->join_netns_pid = (pid_t)num(a[0]); return 0;
+    /* --pid/--ipc container:X: X's user namespace too, whose CAP_SYS_ADMIN setns(2) needs */
+    case R_JOIN_PIDNS: p->join_userns_pid = p->join_pidns_pid = (pid_t)num(a[0]); return 0;
+    case R_JOIN_IPCNS: p->join_userns_pid = p->join_ipcns_pid = (pid_t)num(a[0]); return 0;
     case R_RESTART: p->restart_policy = a[0]; p->restart_max = (int)(num(a[1]) & INT_MAX); return 0;
     case R_TARGET: p->target_pid = (pid_t)num(a[0]); return 0;
     case R_JOIN:

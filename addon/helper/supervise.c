@@ -225,6 +225,21 @@ static int enter_netns(struct plan *p, struct lerr *e) {
   return 0;
 }
 
+/* --pid/--ipc container:X: we join X's namespaces and every init we clone is born in them. A pid
+ * namespace joined by setns(2) is our children's, not ours (pid_namespaces(7)); both need
+ * CAP_SYS_ADMIN in the namespace's owning user namespace, X's, which userns_enter joined. */
+static int enter_shared_ns(struct plan *p, struct lerr *e) {
+  if (p->join_pidns_pid > 0) {
+    if (join_ns_of(p->join_pidns_pid, "pid", CLONE_NEWPID, "is the container whose pid namespace is shared still running?", e) < 0) return -1;
+    p->ns_flags &= ~CLONE_NEWPID;
+  }
+  if (p->join_ipcns_pid > 0) {
+    if (join_ns_of(p->join_ipcns_pid, "ipc", CLONE_NEWIPC, "is the container whose IPC namespace is shared still running?", e) < 0) return -1;
+    p->ns_flags &= ~CLONE_NEWIPC;
+  }
+  return 0;
+}
+
 /* Creates the container's init (clone with the plan's namespaces), places it in its cgroup, lets it go
  * and waits until it has exec'd. Returns its pid, or -1 with *CODE set once it has been reaped.
  * Detached with -i and no tty, *INW is the write end of the container's stdin, which we hold open. */
@@ -359,7 +374,7 @@ int cmd_run(struct plan *p, int ctlfd) {
   if (userns_enter(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
   for (int i = 0; i < p->nprepare; i++)
     if (run_step(&p->prepare[i], -1, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
-  if (enter_netns(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
+  if (enter_netns(p, &e) < 0 || enter_shared_ns(p, &e) < 0) { report_error(&e); run_cleanup(p); return 125; }
 
   struct mon_state ms;
   memset(&ms, 0, sizeof ms);

@@ -40,6 +40,9 @@ export interface ContainerPlanInput {
   waitForGo?: boolean;
   /** --network container:X: X's init pid, whose user and network namespaces are joined. */
   joinNetnsPid?: number;
+  /** --pid/--ipc container:X: X's init pid, whose user and pid (resp. IPC) namespaces are joined. */
+  joinPidnsPid?: number;
+  joinIpcnsPid?: number;
   /** The container's runtime dir (network sockets, logs): removed after the final exit. */
   runtimeDir?: string;
   tty?: { rows: number; cols: number };
@@ -78,7 +81,7 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   const hostPid = hc.PidMode === 'host';
   const hostIpc = hc.IpcMode === 'host';
   const hostUts = hc.UTSMode === 'host';
-  const ns: Namespace[] = ['mnt', ...(hostPid ? [] : ['pid' as const]), ...(hostUts ? [] : ['uts' as const]), ...(hostIpc ? [] : ['ipc' as const]), 'cgroup'];
+  const ns: Namespace[] = ['mnt', ...(hostPid || i.joinPidnsPid ? [] : ['pid' as const]), ...(hostUts ? [] : ['uts' as const]), ...(hostIpc || i.joinIpcnsPid ? [] : ['ipc' as const]), 'cgroup'];
   // A network namespace of its own (the helper's, so it outlives restarts) unless host or container:X.
   if (!hostNet && !i.joinNetnsPid) ns.push('net');
   const plan = new Plan().namespaces(ns).idmap(i.mapping);
@@ -162,6 +165,8 @@ export function buildContainerPlan(i: ContainerPlanInput): Plan {
   if (i.cgroupPath) plan.cgroup(i.cgroupPath);
   if (i.waitForGo) plan.waitForGo();
   if (i.joinNetnsPid) plan.joinNetns(i.joinNetnsPid);
+  if (i.joinPidnsPid) plan.joinPidns(i.joinPidnsPid);
+  if (i.joinIpcnsPid) plan.joinIpcns(i.joinIpcnsPid);
   if (rec.HostConfig.Init) plan.init();
   // Used by a detached helper only (the monitor); an attached one gives the container our own stdin.
   if (i.keepStdin) plan.attachSocket(attachSocketPath(store, rec.Id));

@@ -9,6 +9,7 @@ import { buildContainerPlan, type ProcessSpec } from './containerPlan';
 import { spawnHelper, type HelperHandle, type SpawnHelperOptions } from '../helper/helperProcess';
 import type { IdMapping } from '../helper/idmap';
 import type { AttachedNetwork } from '../network/attach';
+import { planSharedNamespaces } from './sharedNamespaces';
 import { attachForStart, containerRuntimeDir, networkCleanup, planNetwork } from './networkSetup';
 
 export interface LaunchOptions {
@@ -24,6 +25,7 @@ export interface Launched { h: HelperHandle; cgroupPath?: string; network?: Atta
 
 export async function launchContainer(p: StorePaths, rec: ContainerRecord, mapping: IdMapping, o: LaunchOptions): Promise<Launched> {
   const net = await planNetwork(p, rec);
+  const shared = planSharedNamespaces(p, rec, net.joinPid, net.mode.kind === 'user');
   // A user network's address and forwards from an earlier run go first (slirp4netns/pasta end by themselves).
   if (net.mode.kind === 'user') await networkCleanup(p, rec.Id);
   // A user network: the container's user namespace is made inside the network's infra one (its maps are
@@ -33,7 +35,7 @@ export async function launchContainer(p: StorePaths, rec: ContainerRecord, mappi
   const cgroupPath = createCgroupFor(rec);
   const plan = buildContainerPlan({
     store: p, rec, mapping, process: o.process, removeOnExit: rec.HostConfig.AutoRemove, tty: o.tty, keepStdin: o.keepStdin,
-    cgroupPath, waitForGo: net.attach, joinNetnsPid: net.joinPid, runtimeDir: net.attach ? containerRuntimeDir(p, rec.Id) : undefined,
+    cgroupPath, waitForGo: net.attach, joinNetnsPid: net.joinPid, joinPidnsPid: shared.pidJoin, joinIpcnsPid: shared.ipcJoin, runtimeDir: net.attach ? containerRuntimeDir(p, rec.Id) : undefined,
   });
   // The helper is the one writer of state.json (running, then exited) — also for --rm, before it
   // removes the container, so `ps`, `kill` and `exec` see every container alike.

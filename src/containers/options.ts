@@ -277,8 +277,8 @@ export const CONTAINER_OPTIONS = {
   stopTimeout: str('--stop-timeout', 'Seconds `stop` waits before SIGKILL (default 10)', intAt('StopTimeout')),
   shmSize: str('--shm-size', 'Size of /dev/shm (default 64m)', bytesAt('HostConfig.ShmSize')),
   cidfile: str('--cidfile', 'Write the container id to this file (which must not exist)', notInBody<string>('the docker CLI writes the file itself')),
-  pid: str('--pid', 'PID namespace: host, or a private one (default)', strAt('HostConfig.PidMode')),
-  ipc: str('--ipc', 'IPC namespace: host, private (default), shareable', strAt('HostConfig.IpcMode')),
+  pid: str('--pid', 'PID namespace: host, container:NAME, or a private one (default)', strAt('HostConfig.PidMode')),
+  ipc: str('--ipc', 'IPC namespace: host, private (default), shareable, container:NAME', strAt('HostConfig.IpcMode')),
   uts: str('--uts', 'UTS namespace: host, or a private one (default)', strAt('HostConfig.UTSMode')),
   healthCmd: str('--health-cmd', 'Command to check health (run with /bin/sh -c)', {
     to: (v, b) => setField(b, 'Healthcheck.Test', ['CMD-SHELL', v]),

@@ -80,6 +80,7 @@ export function parseSysctls(specs: string[], modes: { network: string; ipc: str
       throw new LodgerError('SYSCTL_NOT_NAMESPACED', `--sysctl ${spec}: ${key} is not namespaced — it would change the host, which a container may not; only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* are allowed (sysctl(8))`);
     }
     if (ipc && modes.ipc === 'host') throw new LodgerError('SYSCTL_NOT_NAMESPACED', `--sysctl ${spec}: with --ipc host ${key} is the host's IPC namespace's — not allowed`);
+    if (ipc && modes.ipc.startsWith('container:')) throw new LodgerError('SYSCTL_NOT_NAMESPACED', `--sysctl ${spec}: with --ipc ${modes.ipc} the IPC namespace is not the container's own — not allowed`);
     if (net && (modes.network === 'host' || modes.network.startsWith('container:'))) {
       throw new LodgerError('SYSCTL_NOT_NAMESPACED', `--sysctl ${spec}: with --network ${modes.network} the network namespace is not the container's own — not allowed`);
     }
@@ -93,9 +94,8 @@ export function checkNamespaceMode(flag: '--pid' | '--ipc' | '--uts', mode: stri
   const m = mode ?? '';
   const allowed = flag === '--ipc' ? ['', 'host', 'private', 'shareable', 'none'] : flag === '--pid' ? ['', 'host'] : ['', 'host'];
   if (allowed.includes(m)) return m;
-  if (m.startsWith('container:') && flag !== '--uts') {
-    throw new LodgerError('NS_MODE', `${flag} ${m}: sharing another container's ${flag.slice(2)} namespace is not supported yet — use ${flag} host, or run the processes in one container (lodger exec)`);
-  }
+  // container:X: X is looked up when the container starts (sharedNamespaces.ts), as Docker does.
+  if (m.startsWith('container:') && m.length > 'container:'.length && flag !== '--uts') return m;
   throw new LodgerError('NS_MODE', `${flag} ${m}: expected ${allowed.filter(Boolean).join(', ')}${flag !== '--uts' ? ' or container:NAME' : ''}`);
 }
 

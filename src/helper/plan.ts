@@ -86,6 +86,9 @@ export class Plan {
   waitForGo(): this { return this.record(['wait-go']); }
   init(): this { return this.record(['init']); }
   joinNetns(pid: number): this { return this.record(['join-netns', pid]); }
+  /** --pid/--ipc container:X: X's init, whose user namespace and that namespace the container joins. */
+  joinPidns(pid: number): this { return this.record(['join-pidns', pid]); }
+  joinIpcns(pid: number): this { return this.record(['join-ipcns', pid]); }
   parentUserns(pid: number): this { return this.record(['parent-userns', pid]); }
   attachSocket(path: string): this { return this.record(['attach-socket', path]); }
   state(path: string): this { return this.record(['state', path]); }

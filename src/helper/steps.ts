@@ -33,6 +33,8 @@ export const RECORDS = {
   'attach-socket': { kinds: 's', step: false },
   'parent-userns': { kinds: 'i', step: false },
   'join-netns': { kinds: 'i', step: false },
+  'join-pidns': { kinds: 'i', step: false },
+  'join-ipcns': { kinds: 'i', step: false },
   'restart': { kinds: 'si', step: false },
   'target': { kinds: 'i', step: false },
   'join': { kinds: 's+', step: false },
@@ -135,6 +137,8 @@ export type Setting =
   | ['attach-socket', path: string]
   | ['parent-userns', pid: number]
   | ['join-netns', pid: number]
+  | ['join-pidns', pid: number]
+  | ['join-ipcns', pid: number]
   | ['restart', policy: string, maximumRetryCount: number]
   | ['target', pid: number]
   | ['join', first: Namespace | 'user', ...rest: (Namespace | 'user')[]]

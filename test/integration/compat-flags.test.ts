@@ -1,5 +1,5 @@
 // Issue 16, process and namespace flags: --ulimit as `ulimit` sees it inside (and refused above our hard limit),
-// --group-add, --stop-signal/--stop-timeout, --cidfile, --sysctl (namespaced ones only), --pid/--ipc/--uts host,
+// --group-add, --stop-signal/--stop-timeout, --cidfile, --sysctl (namespaced ones only), --pid/--ipc/--uts host, --pid/--ipc container:X,
 // --log-opt max-size/max-file for the detached container's log, -a.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
 import { busyboxStore, haveSubids } from './foundation-common';
+import { mustRun } from '../helpers/exec';
+import { requireTool } from '../helpers/prereqs';
 
-const ok = haveSubids();
+const ok = haveSubids() && requireTool('cc');
 let store: Store;
 let work: string;
 
@@ -126,12 +128,41 @@ describe.skipIf(!ok)('--pid, --ipc, --uts', () => {
     expect((await shOk(['--uts', 'host'], 'hostname')).trim()).toBe(os.hostname());
   });
 
-  it('container:X and unknown modes are refused with the reason', async () => {
+  it('container:X: a container not running is refused (125) naming it; unknown modes with the reason', async () => {
     const a = await sh(['--ipc', 'container:other'], 'true');
     expect(a.code).toBe(125);
-    expect(a.stderr).toMatch(/--ipc container:other: sharing another container's ipc namespace is not supported yet/);
+    expect(a.stderr).toMatch(/no such container: other/);
+    await runLodgerOk(['create', '--name', 'pidstopped', 'busybox', 'true'], { store });
+    const s = await sh(['--pid', 'container:pidstopped'], 'true');
+    expect(s.code).toBe(125);
+    expect(s.stderr).toMatch(/--pid container:pidstopped: container pidstopped is not running/);
     const b = await sh(['--uts', 'private'], 'true');
     expect(b.stderr).toMatch(/--uts private: expected host/);
+  });
+
+  it('--pid container:X: ps lists X\'s processes; --ipc container:X: X\'s SysV segment and message queue are seen', async () => {
+    // busybox has no ipcmk: a static shmget(2) caller, bound in, makes X's segment (requireTool: cc).
+    const shm = path.join(work, 'shmmk');
+    fs.writeFileSync(`${shm}.c`, '#include <sys/shm.h>\nint main(void) { return shmget(IPC_PRIVATE, 1024, IPC_CREAT | 0600) < 0; }\n');
+    await mustRun('cc', ['-static', '-o', shm, `${shm}.c`]);
+    await runLodgerOk(['run', '-d', '--name', 'pidowner', '-v', `${shm}:/shmmk:ro`, 'busybox', 'sh', '-c', '/shmmk && touch /dev/mqueue/fromX && sleep 60'], { store });
+    try {
+      const ps = await shOk(['--pid', 'container:pidowner'], 'ps; readlink /proc/self/ns/pid');
+      expect(ps).toMatch(/sleep 60/);
+      const own = await runLodgerOk(['exec', 'pidowner', 'readlink', '/proc/self/ns/pid'], { store });
+      expect(ps.trim().split('\n').pop()).toBe(own.stdout.trim());
+      // X's shell made both before it sleeps; ps above saw the sleep.
+      const ipc = await shOk(['--ipc', 'container:pidowner'], 'cat /proc/sysvipc/shm; ls /dev/mqueue; readlink /proc/self/ns/ipc');
+      expect(ipc).toMatch(/^\s*\d+\s+\d+\s+\d+\s+1024\s/m);
+      expect(ipc).toMatch(/^fromX$/m);
+      const ownIpc = await runLodgerOk(['exec', 'pidowner', 'readlink', '/proc/self/ns/ipc'], { store });
+      expect(ipc.trim().split('\n').pop()).toBe(ownIpc.stdout.trim());
+      // Without the flag neither is there: a private IPC namespace.
+      const priv = await shOk([], 'cat /proc/sysvipc/shm; ls /dev/mqueue');
+      expect(priv).not.toMatch(/\s1024\s|fromX/);
+    } finally {
+      await runLodger(['rm', '-f', 'pidowner'], { store });
+    }
   });
 });
 

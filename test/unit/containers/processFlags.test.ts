@@ -39,15 +39,18 @@ describe('--sysctl', () => {
     expect(() => parseSysctls(['net.a=1'], { network: 'host', ipc: '' })).toThrow(/--network host/);
     expect(() => parseSysctls(['net.a=1'], { network: 'container:x', ipc: '' })).toThrow(/--network container:x/);
     expect(() => parseSysctls(['kernel.msgmax=1'], { network: 'default', ipc: 'host' })).toThrow(/--ipc host/);
+    expect(() => parseSysctls(['kernel.msgmax=1'], { network: 'default', ipc: 'container:db' })).toThrow(/--ipc container:db the IPC namespace is not the container's own/);
   });
 });
 
 describe('namespace modes', () => {
-  it('host and private pass; container:X and others are refused', () => {
+  it('host, private and --pid/--ipc container:X pass; --uts container:X, an empty container: and others are refused', () => {
     expect(checkNamespaceMode('--pid', 'host')).toBe('host');
     expect(checkNamespaceMode('--ipc', 'shareable')).toBe('shareable');
     expect(checkNamespaceMode('--uts', undefined)).toBe('');
-    expect(() => checkNamespaceMode('--pid', 'container:db')).toThrow(/not supported yet/);
+    expect(checkNamespaceMode('--pid', 'container:db')).toBe('container:db');
+    expect(checkNamespaceMode('--ipc', 'container:db')).toBe('container:db');
+    expect(() => checkNamespaceMode('--ipc', 'container:')).toThrow(/expected host/);
     expect(() => checkNamespaceMode('--uts', 'container:db')).toThrow(/expected host/);
   });
 });
