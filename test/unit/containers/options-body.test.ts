@@ -162,6 +162,13 @@ describe('Docker ContainerCreate body → CreateOptions', () => {
     expect(back.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'test -f /ok'], Interval: 200e6, Retries: 2 });
   });
 
+  it('PidMode and IpcMode "container:X" (compose\'s pid/ipc: "service:…", docker run --pid container:X) are --pid/--ipc container:X, and back', () => {
+    const o = createOptionsFromDockerBody({ Image: 'busybox', HostConfig: { PidMode: 'container:0123abcd', IpcMode: 'container:db' } });
+    expect([o.pid, o.ipc]).toEqual(['container:0123abcd', 'container:db']);
+    const back = dockerBodyFromCreateOptions(o);
+    expect([back.HostConfig?.PidMode, back.HostConfig?.IpcMode]).toEqual(['container:0123abcd', 'container:db']);
+  });
+
   it('refuses a malformed body with BAD_CREATE_BODY, saying which field', () => {
     const cases: Array<[unknown, string]> = [
       [null, 'JSON object'], [[], 'JSON object'], [{}, 'Image'], [{ Image: 'b', HostConfig: { Memory: '512m' } }, 'HostConfig.Memory'],
