@@ -157,11 +157,18 @@ describe.skipIf(!ok)('--pid, --ipc, --uts', () => {
       expect(ipc).toMatch(/^fromX$/m);
       const ownIpc = await runLodgerOk(['exec', 'pidowner', 'readlink', '/proc/self/ns/ipc'], { store });
       expect(ipc.trim().split('\n').pop()).toBe(ownIpc.stdout.trim());
+      // All three of X's at once: one user namespace. Another container's beside X's: refused, with the reason.
+      const all = await shOk(['--pid', 'container:pidowner', '--ipc', 'container:pidowner', '--network', 'container:pidowner'], 'ps -o comm | grep -cx sleep; ls /dev/mqueue');
+      expect(all).toBe('1\nfromX\n');
+      await runLodgerOk(['run', '-d', '--name', 'pidother', 'busybox', 'sleep', '60'], { store });
+      const mixed = await sh(['--pid', 'container:pidowner', '--ipc', 'container:pidother'], 'true');
+      expect(mixed.code).toBe(125);
+      expect(mixed.stderr).toMatch(/--ipc container:pidother with --pid container:pidowner: the two containers have different user namespaces/);
       // Without the flag neither is there: a private IPC namespace.
       const priv = await shOk([], 'cat /proc/sysvipc/shm; ls /dev/mqueue');
       expect(priv).not.toMatch(/\s1024\s|fromX/);
     } finally {
-      await runLodger(['rm', '-f', 'pidowner'], { store });
+      await runLodger(['rm', '-f', 'pidowner', 'pidother'], { store });
     }
   });
 });
