@@ -31,8 +31,15 @@ async function sourceLayers(b: Build, stage: number, ref: string): Promise<{ lay
   return { layers: img.layers, id: img.id };
 }
 
-export async function selectFromImage(b: Build, stage: number, ref: string, srcs: string[], line: number): Promise<{ key: string; sources: () => Promise<CopySource[]>; cleanup: () => Promise<void> }> {
-  for (const s of srcs) if (/[*?[]/.test(s)) throw new BuildError('BUILD_UNSUPPORTED', `line ${line}: COPY --from with wildcards (${s}) is not supported yet — name the paths`);
+/** SRC split at its first component with a wildcard: the path to copy out and the pattern below it (none without wildcards). */
+export function splitWildcard(src: string): { copied: string; pattern?: string } {
+  const parts = path.posix.resolve('/', src).split('/').filter(Boolean);
+  const i = parts.findIndex((x) => /[*?[]/.test(x));
+  if (i < 0) return { copied: src };
+  return { copied: '/' + parts.slice(0, i).join('/'), pattern: parts.slice(i).join('/') };
+}
+
+export async function selectFromImage(b: Build, stage: number, ref: string, srcs: string[], _line: number): Promise<{ key: string; sources: () => Promise<CopySource[]>; cleanup: () => Promise<void> }> {
   const src = await sourceLayers(b, stage, ref);
   const key = cacheKey(['from', src.id, ...src.layers, ...srcs]);
   let dir: string | undefined;
@@ -64,15 +71,22 @@ export async function selectFromImage(b: Build, stage: number, ref: string, srcs
     for (const [i, s] of srcs.entries()) {
       const slot = path.join(dir, String(i));
       fs.mkdirSync(slot);
+      // A wildcard source: the directory above its first wildcard is copied out, and the pattern is
+      // matched there as for context sources (same rules: filepath.Match, a matched file keeps its name).
+      const { copied, pattern } = splitWildcard(s);
       try {
-        await runOnContainerFs(b.p, rec, { write: false }, 'cp', (root) => [JSON.stringify({ direction: 'out', root, containerPath: s, hostPath: slot + '/', archive: false, follow: true })]);
+        await runOnContainerFs(b.p, rec, { write: false }, 'cp', (root) => [JSON.stringify({ direction: 'out', root, containerPath: copied, hostPath: slot + '/', archive: false, follow: true })]);
       } catch (e) {
         throw new BuildError('BUILD_COPY_SOURCE', `COPY --from=${ref} ${s}: ${(e as Error).message}`);
       }
       const names = fs.readdirSync(slot);
       if (names.length !== 1) throw new BuildError('BUILD_COPY_SOURCE', `COPY --from=${ref} ${s}: no such file or directory in ${ref}`);
-      const ctx: Context = { root: slot, ignore: ignore(), cleanup: () => undefined };
-      out.push({ arg: s, files: selectSource(ctx, names[0], 'COPY'), glob: false });
+      const ctx: Context = { root: pattern === undefined ? slot : path.join(slot, names[0]), ignore: ignore(), cleanup: () => undefined };
+      try {
+        out.push({ arg: s, files: selectSource(ctx, pattern ?? names[0], 'COPY'), glob: pattern !== undefined });
+      } catch (e) {
+        throw new BuildError('BUILD_COPY_SOURCE', `COPY --from=${ref} ${s}: no such file or directory in ${ref}`);
+      }
     }
     return out;
   };
