@@ -97,6 +97,8 @@ async function baseState(b: Build, node: StageNode): Promise<StageState> {
     const from = await b.results.get(node.baseStage)!;
     return { ...from, node, args: new Map(), cmdSet: false, config: structuredClone(from.config), layers: [...from.layers] };
   }
+  const { checkBuildPlatform } = await import('./platform');
+  if (node.platform) checkBuildPlatform(node.platform, `FROM --platform`);
   if (node.base === 'scratch') return empty();
   b.emit({ type: 'pull', ref: node.base });
   const { ensureImage } = await import('../image/pull');
@@ -417,6 +419,10 @@ export async function buildImage(p: StorePaths, input: BuildInput, onEvent: (e: 
   const { sweepBuildContainers } = await import('./runStep');
   await sweepBuildContainers(p);
   sweepBuildTmp(p);
+  if (input.platform) {
+    const { checkBuildPlatform } = await import('./platform');
+    checkBuildPlatform(input.platform, '--platform');
+  }
   for (const t of input.tags) {
     const { parseReferenceParts } = await import('../image/reference');
     parseReferenceParts(t);
