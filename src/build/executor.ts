@@ -208,7 +208,7 @@ async function runInstruction(b: Build, st: StageState, ins: Instruction): Promi
   const { buildMounts } = await import('./mounts');
   const prepared = await buildMounts(b, st.node.index, mounts, ins.line);
   const createdBy = runHistory(st, argv);
-  const key = cacheKey([st.key, 'RUN', JSON.stringify(argv), JSON.stringify([...st.args].sort()), JSON.stringify(mounts), network === 'none' ? 'none' : '']);
+  const key = cacheKey([st.key, 'RUN', JSON.stringify(argv), JSON.stringify([...st.args].sort()), JSON.stringify(mounts), ...prepared.keys, network === 'none' ? 'none' : '']);
   try {
     await layerStep(b, st, ins, key, createdBy, async () => {
       const { runStep } = await import('./runStep');

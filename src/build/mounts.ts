@@ -55,8 +55,9 @@ function mountRecord(source: string, target: string, readonly: boolean): MountRe
   return { Type: 'bind', Source: source, Destination: target, Mode: readonly ? 'ro' : '', RW: !readonly, Propagation: 'rprivate' };
 }
 
-export async function buildMounts(b: Build, _stage: number, specs: string[], line: number): Promise<{ mounts: MountRecord[]; release: () => Promise<void> }> {
+export async function buildMounts(b: Build, stage: number, specs: string[], line: number): Promise<{ mounts: MountRecord[]; keys: string[]; release: () => Promise<void> }> {
   const mounts: MountRecord[] = [];
+  const keys: string[] = [];
   const releases: Array<() => Promise<void> | void> = [];
   const release = async () => { for (const r of releases.reverse()) await r(); };
   try {
@@ -79,7 +80,18 @@ export async function buildMounts(b: Build, _stage: number, specs: string[], lin
         releases.push(unlock);
         mounts.push(mountRecord(dir, target, m.readonly));
       } else if (m.type === 'bind') {
-        if (m.from) throw new BuildError('BUILD_UNSUPPORTED', `line ${line}: RUN --mount type=bind,from=… is not supported yet — COPY --from the files instead`);
+        if (m.from) {
+          // from=STAGE|IMAGE: SOURCE (default its root) is read out of that stage's or image's layers
+          // into a private copy, as COPY --from reads it; a copy also makes rw's writes vanish (Docker's rule).
+          const { selectFromImage } = await import('./copyFrom');
+          const sel = await selectFromImage(b, stage, m.from, [path.posix.resolve('/', m.source ?? '/')], line);
+          releases.push(sel.cleanup);
+          keys.push(sel.key);
+          const top = (await sel.sources())[0].files.find((f) => f.top);
+          if (!top) throw new BuildError('BUILD_COPY_SOURCE', `line ${line}: RUN --mount type=bind,from=${m.from},source=${m.source}: no such file or directory`);
+          mounts.push(mountRecord(top.abs, target, m.readonly));
+          continue;
+        }
         const rel = contextRelative(m.source ?? '.', 'RUN --mount');
         const source = resolveInside(b.ctx.root, rel);
         if (!fs.existsSync(source)) throw new BuildError('BUILD_COPY_SOURCE', `line ${line}: RUN --mount type=bind,source=${m.source}: no such file or directory in the build context`);
@@ -113,7 +125,7 @@ export async function buildMounts(b: Build, _stage: number, specs: string[], lin
     await release();
     throw e;
   }
-  return { mounts, release };
+  return { mounts, keys, release };
 }
 
 /** Removes a scratch tree a step may have filled with files of mapped ids (the worker can, we may not). */

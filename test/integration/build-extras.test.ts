@@ -1,0 +1,93 @@
+// Issue 14, `lodger build` gaps as an unprivileged user: ADD of a tar keeps its owners, --layers=false,
+// COPY --from with wildcards, RUN --mount=type=bind,from=, and --platform for another architecture refused.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
+import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
+
+const ok = haveSubids() && busyboxFixture() !== null;
+
+let store: Store;
+let work: string;
+beforeAll(async () => {
+  if (!ok) return;
+  store = await busyboxStore();
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-build-extras-'));
+}, 60_000);
+afterAll(async () => {
+  if (store) await store.cleanup();
+  if (work) await removeTree(work);
+});
+
+let n = 0;
+/** A fresh context directory with FILES (path → content; a Dockerfile among them). */
+function context(files: Record<string, string | Buffer>): string {
+  const dir = path.join(work, `ctx${++n}`);
+  for (const [f, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+const build = (args: string[]) => runLodger(['build', ...args], { store, timeoutMs: 120_000 });
+const buildOk = (args: string[]) => runLodgerOk(['build', ...args], { store, timeoutMs: 120_000 });
+const run = async (args: string[]) => (await runLodgerOk(['run', '--rm', ...args], { store })).stdout;
+async function layerCount(ref: string): Promise<number> {
+  return (JSON.parse((await runLodgerOk(['inspect', ref], { store })).stdout)[0] as { RootFS: { Layers: string[] } }).RootFS.Layers.length;
+}
+
+describe.skipIf(!ok)('lodger build (extras)', () => {
+  it('COPY --from=STAGE takes wildcard sources, each matched file under the destination directory', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox AS b',
+        'RUN mkdir -p /out/sub && echo a > /out/a.txt && echo b > /out/b.txt && echo c > /out/c.log && echo s > /out/sub/s.txt',
+        'FROM busybox',
+        'COPY --from=b /out/*.txt /dst/',
+        'COPY --from=b /out/s*/*.txt /deep/',
+        '',
+      ].join('\n'),
+    });
+    await buildOk(['-t', 'wild:1', dir]);
+    expect(await run(['wild:1', 'sh', '-c', 'ls /dst /deep; cat /dst/a.txt /dst/b.txt'])).toBe('/deep:\ns.txt\n\n/dst:\na.txt\nb.txt\na\nb\n');
+    const none = await build([context({ Dockerfile: 'FROM busybox AS b\nFROM busybox\nCOPY --from=b /etc/*.nothing /x/\n' })]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/\/etc\/\*\.nothing: no such file or directory/);
+  });
+
+  it('RUN --mount=type=bind,from= mounts a stage\'s or an image\'s path, read-only unless rw, and not in the layer', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox AS b',
+        'RUN mkdir /out && echo built > /out/artifact',
+        'FROM busybox',
+        'RUN --mount=type=bind,from=b,source=/out,target=/m cat /m/artifact > /got && (touch /m/x 2>/dev/null && echo writable || echo readonly) >> /got',
+        'RUN --mount=type=bind,from=b,source=/out,target=/m,rw touch /m/x && ls /m >> /got',
+        'RUN --mount=type=bind,from=busybox,source=/bin/busybox,target=/opt/echo /opt/echo image >> /got',
+        'RUN ls /m 2>&1 >> /got || echo gone >> /got',
+        '',
+      ].join('\n'),
+    });
+    await buildOk(['-t', 'mfrom:1', dir]);
+    expect(await run(['mfrom:1', 'cat', '/got'])).toBe('built\nreadonly\nartifact\nx\nimage\ngone\n');
+  });
+
+  it('refuses --platform for another architecture (exit 1, no emulation) and keeps the host\'s and $BUILDPLATFORM', async () => {
+    const arch = process.arch === 'arm64' ? 'amd64' : 'arm64';
+    const host = process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+    const dir = context({ Dockerfile: 'FROM busybox\nRUN echo hi > /hi\n' });
+    const bad = await build(['--platform', `linux/${arch}`, '-t', 'plat:bad', dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/does not emulate other architectures/);
+    const badFrom = await build(['-t', 'plat:bad', context({ Dockerfile: `FROM --platform=linux/${arch} busybox\nRUN true\n` })]);
+    expect(badFrom.code).toBe(1);
+    expect(badFrom.stderr).toMatch(/does not emulate other architectures/);
+    expect((await runLodger(['image', 'inspect', 'plat:bad'], { store })).code).not.toBe(0);
+    await buildOk(['--platform', host, '-t', 'plat:host', dir]);
+    await buildOk(['-t', 'plat:bp', context({ Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nRUN echo $TARGETARCH > /a\n' })]);
+    expect(await run(['plat:bp', 'cat', '/a'])).toBe(`${host.split('/')[1]}\n`);
+  });
+});
