@@ -396,10 +396,42 @@ async function buildStage(b: Build, node: StageNode): Promise<StageState> {
   const fromNo = b.stepNo.get(node.from) ?? 0;
   b.emit({ type: 'step', stage: node.index, step: fromNo, total: b.total, text: node.from.original, cached: false });
   const st = await baseState(b, node);
+  const baseLayers = st.layers.length;
   if (node.baseStage === undefined) st.config.config.OnBuild && await onbuildTriggers(b, st);
   for (const ins of node.instructions) await instruction(b, st, ins);
+  if (b.input.squashStages && st.layers.length - baseLayers > 1) await squashStage(b, st, baseLayers);
   b.emit({ type: 'stage-done', stage: node.index, name: node.name });
   return st;
+}
+
+/**
+ * --layers=false: the stage's layers above its base become one (podman's and buildah's rule), merged
+ * in the user namespace where their owners map (worker/mergeLayers.ts). The history keeps every step;
+ * only the last layer-making one is marked as having the layer, so entries and layers still pair up.
+ */
+async function squashStage(b: Build, st: StageState, baseLayers: number): Promise<void> {
+  const { layerDiffDir } = await import('../storage/layers');
+  const { runWorker } = await import('../helper/usernsWorker');
+  const added = st.layers.slice(baseLayers);
+  const out = tmpTar(b, 'squash');
+  b.tmpFiles.add(out);
+  let layer: BuiltLayer;
+  try {
+    const root = path.join(b.p.tmp, `build-squash-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+    await runWorker('merge', [root, out, ...added.map((l) => layerDiffDir(b.p, l.diffId))]);
+    layer = await storeTarLayer(b.p, out);
+  } finally {
+    fs.rmSync(out, { force: true });
+    b.tmpFiles.delete(out);
+  }
+  st.layers = [...st.layers.slice(0, baseLayers), layer];
+  st.config.rootfs.diff_ids = [...st.config.rootfs.diff_ids.slice(0, baseLayers), layer.diffId];
+  const history = st.config.history ?? [];
+  let seen = 0;
+  for (let i = history.length - 1; i >= 0 && seen < added.length; i--) {
+    if (history[i].empty_layer) continue;
+    if (seen++ > 0) history[i].empty_layer = true;
+  }
 }
 
 /** Removes what a killed build left in the store's tmp/ (names carry the build's pid: build-*-PID-*). */

@@ -15,6 +15,8 @@ export interface BuildInput {
   buildArgs: Record<string, string | undefined>;
   target?: string;
   noCache: boolean;
+  /** --layers=false (podman, buildah): each stage's new layers are merged into one, on top of its base. */
+  squashStages?: boolean;
   pull: PullPolicy;
   labels: Record<string, string>;
   secrets: Array<{ id: string; src: string }>;

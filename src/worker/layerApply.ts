@@ -25,6 +25,11 @@ export interface ApplyOptions {
    * sees it (inside) to the id the copy gets (outside) — keep-id's translation (idmap.ts translateIds).
    */
   idMap?: { uid: IdLine[]; gid: IdLine[] };
+  /**
+   * Merge layers rather than flatten them (a build's --layers=false): whiteouts and opaque directories
+   * are kept in the result, in overlayfs' own form, so it still deletes what the layers below it hold.
+   */
+  keepWhiteouts?: boolean;
 }
 
 interface IdLine { inside: number; outside: number; count: number }
@@ -123,6 +128,7 @@ class Applier {
       // Opaque: the lower layers' contents of this directory are hidden — gone, in a copy.
       for (const name of fs.readdirSync(dst, { encoding: 'buffer' })) this.clear(join(dst, name));
     }
+    if (this.opts.keepWhiteouts && this.isOpaque(src)) this.ops.setXattr(dst, OPAQUE_XATTR, Buffer.from('y'));
     this.chown(dst, rel, st);
     this.copyXattrs(src, dst, rel);
     for (const name of fs.readdirSync(src, { encoding: 'buffer' })) {
@@ -147,6 +153,7 @@ class Applier {
     this.entries++;
     if (isWhiteoutDevice(st)) {
       this.clear(dst);
+      if (this.opts.keepWhiteouts) this.ops.mknodWhiteout(dst);
       return;
     }
     if (st.isBlockDevice() || st.isCharacterDevice() || st.isSocket()) {

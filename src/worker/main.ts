@@ -59,6 +59,11 @@ const ops: Record<string, Op> = {
     const { buildSquashfs } = require('./squashBuild') as typeof import('./squashBuild');
     return buildSquashfs({ root, configFile, out, layers });
   },
+  /** merge ROOT OUTFILE LAYERDIR…: one layer tar holding the changes of the layers (bottom first), via ROOT (build --layers=false). */
+  async merge([root, out, ...layers]) {
+    const { mergeLayers } = require('./mergeLayers') as typeof import('./mergeLayers');
+    return mergeLayers(root, out, layers);
+  },
   /** copyup REQUEST-JSON: fill new, empty volumes from the image's content at their mount points (volumeCopyUp.ts). */
   async copyup([req]) {
     const { copyUp } = require('./volumeCopyUp') as typeof import('./volumeCopyUp');

@@ -75,6 +75,30 @@ describe.skipIf(!ok)('lodger build (extras)', () => {
     expect(await run(['mfrom:1', 'cat', '/got'])).toBe('built\nreadonly\nartifact\nx\nimage\ngone\n');
   });
 
+  it('--layers=false commits each stage\'s steps as one layer on top of its base, deletions and owners kept', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox',
+        'COPY f /f',
+        'RUN mkdir -p /d/sub && echo x > /d/sub/x && chown -R 1000:1001 /d && echo tmp > /tmp/t',
+        'RUN rm /tmp/t /bin/vi && echo y > /d/y && chmod 4755 /d/y',
+        'ENV A=1',
+        'RUN rm -rf /etc/network && mkdir /etc/network && echo new > /etc/network/only',
+        '',
+      ].join('\n'),
+      f: 'file\n',
+    });
+    const base = await layerCount('busybox');
+    await buildOk(['--layers=false', '-t', 'flat:1', dir]);
+    expect(await layerCount('flat:1')).toBe(base + 1);
+    const img = JSON.parse((await runLodgerOk(['inspect', 'flat:1'], { store })).stdout)[0] as { History: Array<{ empty_layer?: boolean }> };
+    expect(img.History.filter((h) => !h.empty_layer).length).toBe(base + 1);
+    expect(await run(['flat:1', 'sh', '-c', 'cat /f /d/sub/x; stat -c "%u:%g %a %n" /d /d/sub/x /d/y; ls /etc/network; ls /tmp; ls /bin/vi 2>&1 || true'])).toBe(
+      'file\nx\n1000:1001 755 /d\n1000:1001 644 /d/sub/x\n0:0 4755 /d/y\nonly\nls: /bin/vi: No such file or directory\n');
+    await buildOk(['-t', 'flat:layers', dir]);
+    expect(await layerCount('flat:layers')).toBe(base + 4);
+  });
+
   it('refuses --platform for another architecture (exit 1, no emulation) and keeps the host\'s and $BUILDPLATFORM', async () => {
     const arch = process.arch === 'arm64' ? 'amd64' : 'arm64';
     const host = process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';

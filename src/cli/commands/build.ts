@@ -74,6 +74,7 @@ export class BuildCommand extends LodgerCommand {
       buildArgs: keyValues(this.buildArg, '--build-arg', true),
       target: this.target,
       noCache: this.noCache || layersOff,
+      squashStages: layersOff,
       pull: pull as BuildInput['pull'],
       labels: keyValues(this.label, '--label', false) as Record<string, string>,
       secrets: this.secret.map(parseSecret),
