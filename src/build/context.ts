@@ -107,6 +107,8 @@ export interface SelectedFile {
   st: fs.Stats;
   /** Set on the entry a source (or one match of its wildcards) names itself. */
   top?: boolean;
+  /** The owner and mode an ADDed archive records for it (kept in the layer unless --chown or --chmod). */
+  archived?: { uid: number; gid: number; mode: number };
 }
 
 export interface Selection {

@@ -141,8 +141,9 @@ export function writeCopyLayer(req: CopyRequest, outFile: string, mirror?: strin
       if (written.has(name) && f.st.isDirectory()) return;
       written.add(name);
       const st = f.st;
-      const mode = req.chmod !== undefined ? req.chmod : st.mode & 0o7777;
-      const base = { name: Buffer.from(name), uid: owner.uid, gid: owner.gid, mtime: req.mtime ?? Math.floor(st.mtimeMs / 1000) };
+      const mode = req.chmod !== undefined ? req.chmod : (f.archived?.mode ?? st.mode & 0o7777);
+      const own = req.owner ?? f.archived ?? owner;
+      const base = { name: Buffer.from(name), uid: own.uid, gid: own.gid, mtime: req.mtime ?? Math.floor(st.mtimeMs / 1000) };
       if (st.isDirectory()) {
         w.add({ ...base, type: 'directory', mode });
       } else if (st.isSymbolicLink()) {

@@ -257,6 +257,7 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
   const sources: CopySource[] = [];
   const cleanup: Array<() => Promise<void> | void> = [];
   let contentKey: string;
+  const ownerKeys: string[] = [];
   try {
     let materialize: (() => Promise<void>) | undefined;
     if (fromRef !== undefined) {
@@ -282,7 +283,13 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
         const archive = add && files.length === 1 && files[0].st.isFile() ? await extractIfArchive(b, files[0].abs, cleanup) : undefined;
         if (archive) {
           const { makeIgnore } = await import('./context');
-          sources.push({ arg: src, files: selectSource({ root: archive, ignore: makeIgnore(''), cleanup: () => undefined }, '.', ins.keyword), glob: false });
+          const { archiveOwners } = await import('./archiveOwners');
+          // The archive's own owners and modes go into the layer (Docker's ADD); they are part of the key.
+          const owners = await archiveOwners(files[0].abs, archive.gzip);
+          const selected = selectSource({ root: archive.dir, ignore: makeIgnore(''), cleanup: () => undefined }, '.', ins.keyword)
+            .map((f) => ({ ...f, archived: f.rel ? owners.get(f.rel) : undefined }));
+          ownerKeys.push(JSON.stringify(selected.map((f) => [f.rel, f.archived ?? null])));
+          sources.push({ arg: src, files: selected, glob: false });
         } else {
           sources.push({ arg: src, files, glob: /[*?[]/.test(src) });
         }
@@ -298,6 +305,7 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
       }
       const { selectionDigest } = await import('./context');
       contentKey = selectionDigest(sources.flatMap((s) => s.files.map((f): SelectedFile => ({ ...f, rel: `${s.arg}\u0000${f.rel}` }))));
+      if (ownerKeys.length) contentKey = cacheKey([contentKey, ...ownerKeys]);
     }
     const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${contentKey.slice(0, 19)} in ${dest}`;
     const key = cacheKey([st.key, ins.keyword, dest, JSON.stringify(owner ?? null), String(chmod ?? ''), contentKey, String(b.input.timestamp ?? '')]);
@@ -324,7 +332,7 @@ async function copyInstruction(b: Build, st: StageState, ins: Instruction): Prom
 }
 
 /** FILE unpacked into a private directory when it is a tar (plain or gzip-compressed); undefined otherwise. */
-async function extractIfArchive(b: Build, file: string, cleanup: Array<() => Promise<void> | void>): Promise<string | undefined> {
+async function extractIfArchive(b: Build, file: string, cleanup: Array<() => Promise<void> | void>): Promise<{ dir: string; gzip: boolean } | undefined> {
   const head = Buffer.alloc(512);
   const fd = fs.openSync(file, 'r');
   let n: number;
@@ -344,7 +352,7 @@ async function extractIfArchive(b: Build, file: string, cleanup: Array<() => Pro
     if (gzip) { fs.rmSync(dir, { recursive: true, force: true }); return undefined; }
     throw e;
   }
-  return dir;
+  return { dir, gzip };
 }
 
 async function metadataInstruction(b: Build, st: StageState, ins: Instruction): Promise<void> {

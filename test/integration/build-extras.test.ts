@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
 import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
@@ -40,6 +41,22 @@ async function layerCount(ref: string): Promise<number> {
 }
 
 describe.skipIf(!ok)('lodger build (extras)', () => {
+  it('ADD of a local tar keeps the owners, ids and modes the archive records; --chown overrides them', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nADD owned.tar.gz /opt/\nADD --chown=7:8 owned.tar.gz /chowned/\n', 'src/d/f': 'f\n', 'src/s': 's\n', 'src/root': 'r\n' });
+    const src = path.join(dir, 'src');
+    fs.chmodSync(path.join(src, 'd'), 0o750);
+    fs.chmodSync(path.join(src, 's'), 0o4711);
+    // Owners as GNU tar records them: numeric ids only, or a name with its id (the id is what counts).
+    const list = path.join(dir, 'owned.tar');
+    execFileSync('tar', ['-C', src, '--numeric-owner', '--owner=1234', '--group=2345', '-cf', list, 'd']);
+    execFileSync('tar', ['-C', src, '--owner=bob:4321', '--group=staff:99', '-rf', list, 's']);
+    execFileSync('tar', ['-C', src, '--owner=0', '--group=0', '--numeric-owner', '-rf', list, 'root']);
+    execFileSync('gzip', [list]);
+    await buildOk(['-t', 'addown:1', dir]);
+    expect(await run(['addown:1', 'stat', '-c', '%u:%g %a %n', '/opt/d', '/opt/d/f', '/opt/s', '/opt/root', '/chowned/d/f', '/chowned/s'])).toBe(
+      '1234:2345 750 /opt/d\n1234:2345 644 /opt/d/f\n4321:99 4711 /opt/s\n0:0 644 /opt/root\n7:8 644 /chowned/d/f\n7:8 4711 /chowned/s\n');
+  });
+
   it('COPY --from=STAGE takes wildcard sources, each matched file under the destination directory', async () => {
     const dir = context({
       Dockerfile: [
