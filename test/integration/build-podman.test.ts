@@ -2,6 +2,7 @@
 // buildah 1.28) give the same image config and the same file tree, entry by entry (paths, types, modes, owners,
 // sizes, content hashes, link targets). Heredocs are left out: buildah 1.28 refuses them ("Unknown instruction");
 // build.test.ts checks lodger's heredocs against the Dockerfile reference's documented result instead.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -140,6 +141,35 @@ describe.runIf(ready)('lodger build and podman build agree', () => {
     const added: Record<string, string[]> = { metadata: [], files: ['srv/hard.txt', 'srv/soft', 'srv/app/a.txt', 'var/lib/thing/g', 'etc/myapp/settings.ini'], stages: ['opt/bin/tool', 'usr/share/lib.txt'] };
     for (const p of added[name]) expect(r.paths).toContain(p);
     expect(Object.keys(r.mine).length).toBeGreaterThan(name === 'metadata' ? 8 : 1);
+  }, 300_000);
+});
+
+describe.runIf(ready)('lodger build and podman build agree (extras)', () => {
+  it('--layers=false with ADD of an owned tar: one layer above the base for both, the same tree and owners', async () => {
+    const dir = path.join(work, 'flat');
+    fs.mkdirSync(path.join(dir, 'src/d'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'src/d/f'), 'f\n');
+    fs.writeFileSync(path.join(dir, 'src/s'), 's\n');
+    fs.chmodSync(path.join(dir, 'src/s'), 0o4711);
+    execFileSync('tar', ['-C', path.join(dir, 'src'), '--numeric-owner', '--owner=1234', '--group=2345', '-czf', path.join(dir, 'owned.tar.gz'), 'd', 's']);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+      'FROM localhost/busybox',
+      'ADD owned.tar.gz /opt/',
+      'RUN mkdir -p /var/x && echo x > /var/x/f && chown -R 1000:1000 /var/x && rm /usr/bin/env',
+      'RUN rm -rf /var/x && mkdir /var/x && echo y > /var/x/g && rm /opt/s',
+      '',
+    ].join('\n'));
+    await runLodgerOk(['build', '-q', '--layers=false', '-t', 'diff-flat', dir], { store, timeoutMs: 180_000 });
+    await podman.ok(['build', '--runtime', 'runc', '--authfile', path.join(work, 'auth.json'), '--format', 'docker', '--pull=never', '--layers=false', '-q', '-t', 'diff-flat', dir], { timeoutMs: 240_000 });
+    const a = path.join(work, 'flat.lodger.tar');
+    const b = path.join(work, 'flat.podman.tar');
+    await runLodgerOk(['save', '-o', a, 'diff-flat'], { store });
+    await podman.ok(['save', '--format', 'docker-archive', '-o', b, 'localhost/diff-flat']);
+    const layers = (f: string) => ((archiveConfig(f, work) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids.length);
+    expect(layers(a)).toBe(layers(b));
+    const tree = await imageTree(a, work);
+    expect(treeDiff(tree, await imageTree(b, work))).toEqual([]);
+    for (const p of ['opt/d/f', 'var/x/g', 'bin/busybox']) expect([...tree.keys()]).toContain(p);
   }, 300_000);
 });
 
