@@ -151,9 +151,14 @@ export class ContainerEngine {
     checkSecurityOptions(o);
     const aliases = o.network ? networkAliases(body, o.network) : [];
     const { rec } = await createContainer(this.p, o, callerMapping(o.userns));
-    if (aliases.length) {
+    // StdinOnce (docker run -i without -d): the attached client's end of input is the container's (attach).
+    const stdinOnce = body.StdinOnce === true && rec.Config.OpenStdin;
+    if (aliases.length || stdinOnce) {
       const { updateContainerRecord } = await import('../../storage/containers');
-      await updateContainerRecord(this.p, rec.Id, (r) => { r.NetworkAliases = aliases; });
+      await updateContainerRecord(this.p, rec.Id, (r) => {
+        if (aliases.length) r.NetworkAliases = aliases;
+        if (stdinOnce) r.Config.StdinOnce = true;
+      });
     }
     this.emit('create', rec.Id);
     return { Id: rec.Id, Warnings: [] };
@@ -336,7 +341,7 @@ export class ContainerEngine {
     if (!rec?.Config.OpenStdin) return;
     const { attachSocketPath } = await import('../../containers/containerPlan');
     const { relayInput } = await import('./monitorSocket');
-    await relayInput(attachSocketPath(this.p, id), input, abort);
+    await relayInput(attachSocketPath(this.p, id), input, !!rec.Config.StdinOnce && !rec.Config.Tty, abort);
   }
 
   async resize(ref: string, rows: number, cols: number): Promise<void> {
