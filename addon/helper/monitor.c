@@ -197,12 +197,16 @@ int write_state(const char *path, const struct mon_state *s) {
 /* The attach socket. Protocol (the CLI's side is src/runtime/attach.ts): on accept the monitor writes one
  * byte, 'y' (attached) or 'n' (ATTACH_MAX clients already). The client's first byte then says what the
  * connection is: 'i' — every later byte is the container's stdin, until the client closes; 'w' plus rows
- * and cols (two big-endian u16 each, sent in one write) — resize the pty, then close. A client's EOF
- * never closes the container's stdin: nobody attached is not end of input (Docker's StdinOnce=false).
+ * and cols (two big-endian u16 each, sent in one write) — resize the pty, then close; 'I' — as 'i', and the
+ * client's EOF (its shutdown(2) of writing, after all its input was written) closes the container's stdin
+ * pipe, so a program reading it sees end of input (Docker's StdinOnce: `docker run -i` with piped input);
+ * on a pty it is an 'i' (a tty's input ends with its hangup, not a client's EOF). An 'i' client's EOF never
+ * closes the container's stdin: nobody attached is not end of input (Docker's StdinOnce=false).
  * Several clients may be attached at once ("screen sharing"); their input is forwarded chunk by chunk. */
 static int att_listen = -1;
 static int att_fd[ATTACH_MAX];
-static char att_kind[ATTACH_MAX];      /* 0: greeted, first byte not read yet; 'i': a stdin stream */
+static char att_kind[ATTACH_MAX];      /* 0: greeted, first byte not read yet; 'i' or 'I': a stdin stream */
+static int att_eof;                    /* an 'I' client ended its input: the container's stdin is to close */
 /* Input read from a client and not yet written: nothing more is read until it is, so a container that
  * does not read its stdin stalls the clients (their socket buffers fill), never the monitor. */
 static char att_buf[4096];
@@ -302,7 +306,12 @@ static void att_accept(void) {
 static void att_read(int i, int master) {
   ssize_t r = read(att_fd[i], att_buf, sizeof att_buf);
   if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (r <= 0) { att_drop(i); return; }
+  if (r <= 0) {
+    /* Only a clean EOF is end of input; a reset (the client died) is not its say. */
+    if (r == 0 && att_kind[i] == 'I') att_eof = 1;
+    att_drop(i);
+    return;
+  }
   size_t skip = 0;
   if (!att_kind[i]) {
     if (att_buf[0] == 'w') {
@@ -316,8 +325,8 @@ static void att_read(int i, int master) {
       att_drop(i);
       return;
     }
-    if (att_buf[0] != 'i') { att_drop(i); return; }
-    att_kind[i] = 'i';
+    if (att_buf[0] != 'i' && att_buf[0] != 'I') { att_drop(i); return; }
+    att_kind[i] = att_buf[0];
     skip = 1;
   }
   att_off = skip;
@@ -342,6 +351,8 @@ int attach_events(const struct pollfd *fds, int n, int target, int master) {
     else if (att_fd[att_map[k]] >= 0 && att_off >= att_len) att_read(att_map[k], master);
   }
   if (att_off >= att_len) att_off = att_len = 0;
+  /* An 'I' client's EOF comes after its input was written (nothing is read while input is pending). */
+  if (att_eof) { att_eof = 0; broken = 1; }
   return broken ? -1 : 0;
 }
 

@@ -164,7 +164,8 @@ static int supervise(pid_t child, pid_t cli, int *ctlfd, int master, int outp, i
       ssize_t r = read(errp2, buf, sizeof buf);
       if (r > 0) log_data(1, buf, (size_t)r); else { close(errp2); errp2 = -1; }
     }
-    /* A stdin pipe the container closed is ours to close too; a pty's end is seen by its read above. */
+    /* A stdin pipe the container closed, or whose input an 'I' client ended (StdinOnce), is ours to close
+     * too; a pty's end is seen by its read above. */
     if (n_att > 0 && attach_events(fds + i_att, n_att, master >= 0 ? master : inw, master) < 0 && master < 0 && inw >= 0) {
       close(inw); inw = -1;
     }

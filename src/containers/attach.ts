@@ -1,4 +1,4 @@
-// `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy) and, when it was created with -i, our stdin through its monitor's attach socket.
+// `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy) and, when it was created with -i, our stdin through its monitor's attach socket (our EOF closes its stdin with StdinOnce).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { LodgerError } from '../errors';
@@ -104,14 +104,15 @@ async function resizePty(sock: string, rows: number, cols: number): Promise<void
 /** The front door's input forwarded to the container's stdin: detach keys watched, raw mode for a tty, undone by stop(). */
 interface StdinRelay { detached: boolean; stop(): void }
 
-async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, input: NodeJS.ReadableStream, io: AttachIO,
+async function relayStdin(sock: string, rec: { Name: string; Tty: boolean; StdinOnce: boolean }, input: NodeJS.ReadableStream, io: AttachIO,
   keys: Buffer, report: Reporter | undefined, onDetach: () => void): Promise<StdinRelay | undefined> {
   const conn = await connectMonitor(sock);
   if (typeof conn === 'string') {
     report?.({ kind: 'warning', message: `stdin is not attached to ${rec.Name}: ${conn}` });
     return undefined;
   }
-  conn.write('i');
+  // 'I': our EOF closes the container's stdin (StdinOnce, without a tty: monitor.c); 'i': it stays open.
+  conn.write(rec.StdinOnce && !rec.Tty ? 'I' : 'i');
   // A terminal talks to the container's pty directly, key by key (Docker: raw mode only with -t).
   const term = rec.Tty ? io.terminal : undefined;
   term?.setRaw(true);
@@ -130,7 +131,7 @@ async function relayStdin(sock: string, rec: { Name: string; Tty: boolean }, inp
     }
     if (detach) { relay.detached = true; onDetach(); }
   };
-  // Our EOF ends this connection only: the container's stdin stays open (Docker's StdinOnce=false).
+  // Our EOF ends this connection; the container's stdin with it only when it was created with StdinOnce.
   const onEnd = () => conn.end();
   input.on('data', onData);
   input.once('end', onEnd);
@@ -207,7 +208,7 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
   };
   try {
     if (o.stdin && rec.Config.OpenStdin && io.stdin) {
-      relay = await relayStdin(attachSocketPath(p, id), { Name: rec.Name, Tty: rec.Config.Tty }, io.stdin, io, keys, io.report ?? p.report, () => wake());
+      relay = await relayStdin(attachSocketPath(p, id), { Name: rec.Name, Tty: rec.Config.Tty, StdinOnce: !!rec.Config.StdinOnce }, io.stdin, io, keys, io.report ?? p.report, () => wake());
     }
     for (;;) {
       if (relay?.detached) {

@@ -12,6 +12,7 @@ import type { StorePaths } from '../../storage/paths';
 import type { ApiEvent, AttachStreams, ContainerListOptions, Filters, LogsQuery, OutputSinks, WaitCondition } from '../backend';
 import { badRequest, conflict } from '../httpError';
 import { createOptionsFromBody, networkAliases } from './createBody';
+import { ExitWatch } from './exitWatch';
 
 type Obj = Record<string, unknown>;
 
@@ -83,15 +84,32 @@ export function matchContainer(row: Obj, imageId: string, filters: Filters): boo
 export class ContainerEngine {
   readonly events = new EventEmitter();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly exits: ExitWatch;
+  private listeners = 0;
   constructor(readonly p: StorePaths) {
     this.events.setMaxListeners(0);
+    // die: Docker's event for every exit, also of containers that end by themselves under their monitors.
+    this.exits = new ExitWatch(p, (id, attrs) => this.emit('die', id, attrs));
+  }
+
+  /** Calls ON for each event until the returned function is called; exits are watched while anyone listens. */
+  subscribe(on: (e: ApiEvent) => void): () => void {
+    this.events.on('event', on);
+    if (this.listeners++ === 0) this.exits.start();
+    let off = false;
+    return () => {
+      if (off) return;
+      off = true;
+      this.events.off('event', on);
+      if (--this.listeners === 0) this.exits.stop();
+    };
   }
 
   emit(action: string, id: string, attrs: Record<string, string> = {}): void {
     const rec = readContainer(this.p, id);
     const now = Date.now();
     const Attributes = { ...(rec?.Config.Labels ?? {}), ...(rec ? { name: rec.Name, image: rec.Image } : {}), ...attrs };
-    const e: ApiEvent = { Type: 'container', Action: action, Actor: { ID: id, Attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6, status: action, id, from: rec?.Image };
+    const e: ApiEvent = { Type: 'container', Action: action, Actor: { ID: id, Attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6, status: action, id, from: rec?.Image ?? attrs.image };
     this.events.emit('event', e);
   }
 
@@ -151,9 +169,14 @@ export class ContainerEngine {
     checkSecurityOptions(o);
     const aliases = o.network ? networkAliases(body, o.network) : [];
     const { rec } = await createContainer(this.p, o, callerMapping(o.userns));
-    if (aliases.length) {
+    // StdinOnce (docker run -i without -d): the attached client's end of input is the container's (attach).
+    const stdinOnce = body.StdinOnce === true && rec.Config.OpenStdin;
+    if (aliases.length || stdinOnce) {
       const { updateContainerRecord } = await import('../../storage/containers');
-      await updateContainerRecord(this.p, rec.Id, (r) => { r.NetworkAliases = aliases; });
+      await updateContainerRecord(this.p, rec.Id, (r) => {
+        if (aliases.length) r.NetworkAliases = aliases;
+        if (stdinOnce) r.Config.StdinOnce = true;
+      });
     }
     this.emit('create', rec.Id);
     return { Id: rec.Id, Warnings: [] };
@@ -336,7 +359,7 @@ export class ContainerEngine {
     if (!rec?.Config.OpenStdin) return;
     const { attachSocketPath } = await import('../../containers/containerPlan');
     const { relayInput } = await import('./monitorSocket');
-    await relayInput(attachSocketPath(this.p, id), input, abort);
+    await relayInput(attachSocketPath(this.p, id), input, !!rec.Config.StdinOnce && !rec.Config.Tty, abort);
   }
 
   async resize(ref: string, rows: number, cols: number): Promise<void> {

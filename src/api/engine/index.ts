@@ -19,7 +19,7 @@ export function engineBackend(p: StorePaths): Backend {
     info: () => infoDoc(p),
     df: () => dfDoc(p),
     drain: () => c.drain(),
-    subscribe: (on) => { c.events.on('event', on); return () => c.events.off('event', on); },
+    subscribe: (on) => c.subscribe(on),
     listContainers: (o) => c.list(o),
     inspectContainer: (ref) => c.inspect(ref),
     containerTty: (ref) => c.tty(ref),

@@ -1,4 +1,4 @@
-// The container monitor's attach socket as the API uses it (protocol: addon/helper/monitor.c): stdin ('i') and pty resizes ('w').
+// The container monitor's attach socket as the API uses it (protocol: addon/helper/monitor.c): stdin ('i', 'I': its end is the container's) and pty resizes ('w').
 import * as net from 'node:net';
 
 /** Connects and reads the monitor's greeting; resolves with the connection, or undefined when refused or absent. */
@@ -19,11 +19,15 @@ export function connectMonitor(sock: string): Promise<net.Socket | undefined> {
   });
 }
 
-/** Forwards INPUT to the container's stdin until INPUT ends (the container's stdin stays open: StdinOnce=false). */
-export async function relayInput(sock: string, input: NodeJS.ReadableStream, abort: AbortSignal): Promise<void> {
+/**
+ * Forwards INPUT to the container's stdin until INPUT ends. With ONCE (Docker's StdinOnce, no tty) the
+ * end of INPUT — the client's half-close — or of the client closes the container's stdin too ('I');
+ * otherwise it stays open for the next client ('i').
+ */
+export async function relayInput(sock: string, input: NodeJS.ReadableStream, once: boolean, abort: AbortSignal): Promise<void> {
   const c = await connectMonitor(sock);
   if (!c) return;
-  c.write('i');
+  c.write(once ? 'I' : 'i');
   await new Promise<void>((resolve) => {
     input.pipe(c);
     c.once('close', () => resolve());
