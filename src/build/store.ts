@@ -2,9 +2,9 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
-import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/config';
-import { putBlob, putBlobStream } from '../storage/blobs';
-import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
+import { MEDIA, type ImageConfig } from '../oci/config';
+import { putBlobStream } from '../storage/blobs';
+import { recordNewImage, type ImageRecord } from '../storage/images';
 import { adoptLayerStage, storeLayer } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
 import type { BuiltLayer } from './cache';
@@ -44,29 +44,10 @@ async function adoptTarLayer(p: StorePaths, tarFile: string, stage: string): Pro
   return { diffId: layer.diffId, blob: { mediaType: MEDIA.ociLayerGzip, digest: blob.digest, size: blob.size }, size: layer.size };
 }
 
-/** An OCI manifest may only name OCI layer types; Docker's gzip layer is the same bytes under another name. */
-function ociLayer(d: Descriptor): Descriptor {
-  const mediaType = d.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : d.mediaType;
-  return { mediaType, digest: d.digest, size: d.size };
-}
-
 /** Writes CONFIG and a manifest over LAYERS and records the image under NAMES (moved from any other image). */
 export async function commitBuiltImage(p: StorePaths, config: ImageConfig, layers: BuiltLayer[], names: string[]): Promise<ImageRecord> {
-  const configBytes = Buffer.from(JSON.stringify(config));
-  const configDigest = putBlob(p, configBytes);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.ociManifest,
-    config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
-    layers: layers.map((l) => ociLayer(l.blob)),
-  };
-  const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
-  return addImage(p, {
-    id: configDigest,
-    names: names.map(qualifyLocalName),
-    manifestDigest,
-    layers: layers.map((l) => l.diffId),
-    created: config.created ?? new Date().toISOString(),
-    size: layers.reduce((n, l) => n + l.size, 0),
+  return recordNewImage(p, {
+    config, layers: layers.map((l) => l.blob), diffIds: layers.map((l) => l.diffId), size: layers.reduce((n, l) => n + l.size, 0),
+    names, created: config.created ?? new Date().toISOString(),
   });
 }

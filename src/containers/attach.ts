@@ -1,5 +1,6 @@
 // `attach`: follows a running detached container's log from now on until its final exit, relaying signals to it (sig-proxy) and, when it was created with -i, our stdin through its monitor's attach socket (our EOF closes its stdin with StdinOnce).
 import * as fs from 'node:fs';
+import { appendedLines } from './logFile';
 import * as net from 'node:net';
 import { LodgerError } from '../errors';
 import { containerDir, liveState, pidRunning, readState, type ContainerState } from '../storage/containers';
@@ -179,8 +180,7 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
     throw new LodgerError('NO_LOG', `cannot attach to ${rec.Name}: it runs in the foreground of another lodger, whose terminal gets its output (only detached containers, "lodger run -d", can be attached)`);
   }
   // The file stays readable through this descriptor even when --rm deletes the container at its exit.
-  let offset = fs.fstatSync(fd).size;
-  let partial = '';
+  const read = appendedLines(fd, fs.fstatSync(fd).size);
   let last: ContainerState | undefined = st;
   const forward = (sig: NodeJS.Signals) => {
     killContainer(p, id, sig).catch(() => undefined);  // not running (between restarts, or gone): nothing to relay
@@ -190,16 +190,9 @@ export async function attachContainer(p: StorePaths, id: string, o: AttachOption
   let wake: () => void = () => undefined;
   let relay: StdinRelay | undefined;
   const drain = () => {
-    const size = fs.fstatSync(fd).size;
-    if (size <= offset) return false;
-    const buf = Buffer.alloc(size - offset);
-    const n = fs.readSync(fd, buf, 0, buf.length, offset);
-    offset += n;
-    const chunk = partial + buf.subarray(0, n).toString('utf8');
-    const cut = chunk.lastIndexOf('\n');
-    partial = chunk.slice(cut + 1);
-    for (const text of chunk.slice(0, cut + 1).split('\n')) {
-      if (!text) continue;
+    const lines = read();
+    if (!lines.length) return false;
+    for (const text of lines) {
       let l: Line;
       try { l = JSON.parse(text) as Line; } catch { continue; }
       (l.stream === 'stderr' ? err : out).write(l.log);

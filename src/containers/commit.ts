@@ -7,10 +7,10 @@ import { LodgerError } from '../errors';
 import type { Reporter } from '../events';
 import { applyChanges } from '../image/changes';
 import { parseReferenceParts } from '../image/reference';
-import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
-import { putBlob, putBlobStream } from '../storage/blobs';
+import { MEDIA, type ImageConfig, type ImageRuntimeConfig } from '../oci/config';
+import { putBlobStream } from '../storage/blobs';
 import { containerDir, liveState, readContainer, readState, resolveContainer, type ContainerRecord } from '../storage/containers';
-import { addImage, imageConfig, imageManifest, qualifyLocalName, readIndex, type ImageRecord } from '../storage/images';
+import { imageConfig, imageManifest, readIndex, recordNewImage, type ImageRecord } from '../storage/images';
 import { storeLayer } from '../storage/layers';
 import { ensureStore, type StorePaths } from '../storage/paths';
 import type { PackResult } from '../worker/treeTar';
@@ -37,12 +37,6 @@ function containerRuntimeConfig(base: ImageRuntimeConfig, rec: ContainerRecord):
   if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) out.ExposedPorts = c.ExposedPorts;
   if (c.StopSignal) out.StopSignal = c.StopSignal;
   return out;
-}
-
-/** An OCI manifest may only name OCI layer types; Docker's gzip layer is the same bytes under another name. */
-function ociLayer(d: Descriptor): Descriptor {
-  const mediaType = d.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : d.mediaType;
-  return { mediaType, digest: d.digest, size: d.size };
 }
 
 /** Runs FN with the container frozen when it is running in a cgroup of its own (as `docker commit` pauses). */
@@ -101,22 +95,13 @@ export async function commitContainer(p: StorePaths, ref: string, name: string |
       history: [...(parentCfg.history ?? []), { created, created_by: cmd, ...(o.message ? { comment: o.message } : {}) }],
     };
     if (o.author) config.author = o.author; else delete config.author;
-    const configBytes = Buffer.from(JSON.stringify(config));
-    const configDigest = putBlob(p, configBytes);
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MEDIA.ociManifest,
-      config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
-      layers: [...parentManifest.layers.map(ociLayer), { mediaType: MEDIA.ociLayerGzip, digest: blob.digest, size: blob.size }],
-    };
-    const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
-    return await addImage(p, {
-      id: configDigest,
-      names: name ? [qualifyLocalName(name)] : [],
-      manifestDigest,
-      layers: [...parent.layers, layer.diffId],
-      created,
+    return await recordNewImage(p, {
+      config,
+      layers: [...parentManifest.layers, { mediaType: MEDIA.ociLayerGzip, digest: blob.digest, size: blob.size }],
+      diffIds: [...parent.layers, layer.diffId],
       size: parent.size + layer.size,
+      names: name ? [name] : [],
+      created,
     });
   } finally {
     fs.rmSync(tarFile, { force: true });

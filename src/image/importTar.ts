@@ -2,11 +2,11 @@
 import * as fs from 'node:fs';
 import { fsError } from '../errors';
 import type { Reporter } from '../events';
-import { putBlob, putBlobStream } from '../storage/blobs';
-import { addImage, qualifyLocalName, type ImageRecord } from '../storage/images';
+import { putBlobStream } from '../storage/blobs';
+import { recordNewImage, type ImageRecord } from '../storage/images';
 import { storeLayer } from '../storage/layers';
 import type { StorePaths } from '../storage/paths';
-import { DEFAULT_PATH, MEDIA, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageManifest, type ImageRuntimeConfig } from '../oci/config';
+import { DEFAULT_PATH, hostArchitecture, layerMediaTypeFor, type ImageConfig, type ImageRuntimeConfig } from '../oci/config';
 import { applyChanges } from './changes';
 
 /** REPORT (default: the store's) gets the layer's 'layer' event once stored and the unpack's notes. */
@@ -36,21 +36,8 @@ export async function importRootfsTar(p: StorePaths, file: string, name: string,
     rootfs: { type: 'layers', diff_ids: [layer.diffId] },
     history: [{ created, created_by: `lodger import ${file}` }],
   };
-  const configBytes = Buffer.from(JSON.stringify(config));
-  const configDigest = putBlob(p, configBytes);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.ociManifest,
-    config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
-    layers: [{ mediaType: layerMediaTypeFor(head), digest: blob.digest, size: blob.size }],
-  };
-  const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
-  return addImage(p, {
-    id: configDigest,
-    names: [qualifyLocalName(name)],
-    manifestDigest,
-    layers: [layer.diffId],
-    created,
-    size: layer.size,
+  return recordNewImage(p, {
+    config, layers: [{ mediaType: layerMediaTypeFor(head), digest: blob.digest, size: blob.size }], diffIds: [layer.diffId],
+    size: layer.size, names: [name], created,
   });
 }

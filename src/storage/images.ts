@@ -1,7 +1,7 @@
 // The image index (images.json): which images exist, their names, config, manifest and layers.
-import type { ImageConfig, ImageManifest } from '../oci/config';
+import { MEDIA, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/config';
 import { readJson, writeJsonAtomic } from './atomic';
-import { readBlob } from './blobs';
+import { putBlob, readBlob } from './blobs';
 import { withStoreLock } from './lock';
 import { storePaths, type StorePaths } from './paths';
 
@@ -151,4 +151,40 @@ export async function updateIndex<T>(p: StorePaths, fn: (images: ImageRecord[]) 
 /** The name to show for an image: its first name in familiar form (docker.io/library/ and localhost/ dropped). */
 export function familiarName(full: string): string {
   return full.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '').replace(/^localhost\//, '');
+}
+
+/** An OCI manifest may only name OCI layer types; Docker's gzip layer is the same bytes under another name. */
+export function ociLayer(d: Descriptor): Descriptor {
+  const mediaType = d.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : d.mediaType;
+  return { mediaType, digest: d.digest, size: d.size };
+}
+
+/** What a new image is made of: its config, its layers' blobs and diff_ids (bottom first), their unpacked size, its names. */
+export interface NewImage {
+  config: ImageConfig;
+  layers: Descriptor[];
+  diffIds: string[];
+  size: number;
+  names: string[];
+  created: string;
+}
+
+/**
+ * Stores a new image as `pull` would leave it: the config and an OCI manifest over the layers as blobs,
+ * then the image's record (addImage: locked, atomic; NAMES move from any other image). For import,
+ * commit and build, whose layers are already stored.
+ */
+export async function recordNewImage(p: StorePaths, img: NewImage): Promise<ImageRecord> {
+  const configBytes = Buffer.from(JSON.stringify(img.config));
+  const configDigest = putBlob(p, configBytes);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
+    layers: img.layers.map(ociLayer),
+  };
+  const manifestDigest = putBlob(p, Buffer.from(JSON.stringify(manifest)));
+  return addImage(p, {
+    id: configDigest, names: img.names.map(qualifyLocalName), manifestDigest, layers: img.diffIds, created: img.created, size: img.size,
+  });
 }

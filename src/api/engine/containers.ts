@@ -5,6 +5,7 @@ import { statusText } from '../../humanize';
 import { readNetworkInfo } from '../../containers/networkSetup';
 import { containerProcesses, topTable } from '../../containers/top';
 import * as fs from 'node:fs';
+import { appendedLines } from '../../containers/logFile';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { LodgerError } from '../../errors';
 import { containerDir, listContainerIds, liveState, pidRunning, readContainer, readState, resolveContainer, ZERO_TIME, type ContainerState } from '../../storage/containers';
@@ -317,8 +318,7 @@ export class ContainerEngine {
     const file = logPath(this.p, id);
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
     const first = liveState(readState(this.p, id));
-    let offset = o.logs ? 0 : fs.fstatSync(fd).size;
-    let partial = '';
+    const read = appendedLines(fd, o.logs ? 0 : fs.fstatSync(fd).size);
     let started = first.Running;
     let stdinDone: Promise<void> | undefined;
     try {
@@ -329,16 +329,9 @@ export class ContainerEngine {
         if (raw && (st.Running || st.StartedAt !== first.StartedAt)) started = true;
         if (started && o.stdin && sinks.input && !stdinDone && st.Running) stdinDone = this.relayStdin(id, sinks.input, abort).catch(() => undefined);
         const final = gone || (started && !st.Running && !monitorAlive(raw));
-        const size = fs.fstatSync(fd).size;
-        if (size > offset) {
-          const buf = Buffer.alloc(size - offset);
-          const n = fs.readSync(fd, buf, 0, buf.length, offset);
-          offset += n;
-          const chunk = partial + buf.subarray(0, n).toString('utf8');
-          const cut = chunk.lastIndexOf('\n');
-          partial = chunk.slice(cut + 1);
-          for (const text of chunk.slice(0, cut + 1).split('\n')) {
-            if (!text) continue;
+        const lines = read();
+        if (lines.length) {
+          for (const text of lines) {
             let l: { log: string; stream: string };
             try { l = JSON.parse(text); } catch { continue; }
             if (l.stream === 'stderr' ? o.stderr : o.stdout) (l.stream === 'stderr' ? sinks.err : sinks.out).write(l.log);
@@ -377,8 +370,7 @@ export class ContainerEngine {
     const file = logPath(this.p, id);
     let fd: number;
     try { fd = fs.openSync(file, 'r'); } catch { return; }
-    let offset = 0;
-    let partial = '';
+    const read = appendedLines(fd);
     try {
       const emit = (text: string) => {
         let l: { log: string; stream: string; time: string };
@@ -388,17 +380,6 @@ export class ContainerEngine {
         if (o.until !== undefined && o.until > 0 && t > o.until) return;
         if (l.stream === 'stderr' ? !o.stderr : !o.stdout) return;
         (l.stream === 'stderr' ? sinks.err : sinks.out).write(o.timestamps ? `${l.time} ${l.log}` : l.log);
-      };
-      const read = (): string[] => {
-        const size = fs.fstatSync(fd).size;
-        if (size <= offset) return [];
-        const buf = Buffer.alloc(size - offset);
-        const n = fs.readSync(fd, buf, 0, buf.length, offset);
-        offset += n;
-        const chunk = partial + buf.subarray(0, n).toString('utf8');
-        const cut = chunk.lastIndexOf('\n');
-        partial = chunk.slice(cut + 1);
-        return chunk.slice(0, cut + 1).split('\n').filter(Boolean);
       };
       let lines = read();
       if (o.tail !== undefined && o.tail >= 0) lines = lines.slice(Math.max(0, lines.length - o.tail));
