@@ -133,7 +133,7 @@ describe.skipIf(!ok)('a running foreground container is visible to the other com
     const name = `fg-rm-${process.pid}`;
     const cli = spawnLodger(['run', '--rm', '--name', name, 'busybox', 'sh', '-c', 'echo ready; while :; do sleep 1; done'], { store });
     await waitForOutput(cli, 'ready', { stream: 'stdout' });
-    const ps = JSON.parse((await runLodgerOk(['ps', '--format', 'json'], { store })).stdout) as Array<{ Names: string; State: string }>;
+    const ps = (await runLodgerOk(['ps', '--format', 'json'], { store })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { Names: string; State: string });
     expect(ps.find((c) => c.Names === name)?.State).toBe('running');
     const rm = await runLodger(['rm', name], { store });
     expect(rm.code).not.toBe(0); // running: refused without -f
@@ -147,10 +147,10 @@ describe.skipIf(!ok)('a running foreground container is visible to the other com
     const name = `fg-keep-${process.pid}`;
     const cli = spawnLodger(['run', '--name', name, 'busybox', 'sh', '-c', 'echo ready; sleep 2; exit 3'], { store });
     await waitForOutput(cli, 'ready', { stream: 'stdout' });
-    const ps = JSON.parse((await runLodgerOk(['ps', '--format', 'json'], { store })).stdout) as Array<{ Names: string; State: string }>;
+    const ps = (await runLodgerOk(['ps', '--format', 'json'], { store })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { Names: string; State: string });
     expect(ps.find((c) => c.Names === name)?.State).toBe('running');
     expect((await waitForExit(cli, 15_000)).code).toBe(3);
-    const after = JSON.parse((await runLodgerOk(['ps', '-a', '--format', 'json'], { store })).stdout) as Array<{ Names: string; State: string; Status: string }>;
+    const after = (await runLodgerOk(['ps', '-a', '--format', 'json'], { store })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { Names: string; State: string; Status: string });
     const row = after.find((c) => c.Names === name);
     expect(row?.State).toBe('exited');
     expect(row?.Status).toMatch(/^Exited \(3\)/);
