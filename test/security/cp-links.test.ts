@@ -48,7 +48,9 @@ describe.skipIf(!ready)('cp while the container swaps a directory for a symlink 
     ].join('\n')]), 0);
     // The attacker: for each, rename(2) the directory away, the link into its place, and back, without pause.
     const swap = (d: string) => `n=0; while :; do mv /race/${d} /race/${d}.dir; mv /race/${d}.link /race/${d}; ` +
-      `mv /race/${d} /race/${d}.link; mv /race/${d}.dir /race/${d}; n=$((n+1)); echo $n > /race/${d}.swaps; done`;
+      `mv /race/${d} /race/${d}.link; mv /race/${d}.dir /race/${d}; n=$((n+1)); echo $n > /race/${d}.swaps.new; ` +
+      // Renamed into place: a count read while it is rewritten would otherwise be an empty file.
+      `mv /race/${d}.swaps.new /race/${d}.swaps; done`;
     for (const [d] of links) expectExit(await s.lodger(['exec', '-d', 'racer', 'sh', '-c', swap(d)]), 0);
 
     const host = fs.mkdtempSync(path.join(s.dir, 'race-'));
