@@ -1,43 +1,17 @@
 // Issue 14, `lodger build` gaps as an unprivileged user: ADD of a tar keeps its owners, --layers=false,
 // COPY --from with wildcards, RUN --mount=type=bind,from=, and --platform for another architecture refused.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTree, runLodger, runLodgerOk, type Store } from '../helpers/cli';
-import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
+import { describe, expect, it } from 'vitest';
+import { runLodger, runLodgerOk } from '../helpers/cli';
+import { buildPrereqs, useBuildKit } from './build-common';
 
-const ok = haveSubids() && busyboxFixture() !== null;
-
-let store: Store;
-let work: string;
-beforeAll(async () => {
-  if (!ok) return;
-  store = await busyboxStore();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-build-extras-'));
-}, 60_000);
-afterAll(async () => {
-  if (store) await store.cleanup();
-  if (work) await removeTree(work);
-});
-
-let n = 0;
-/** A fresh context directory with FILES (path → content; a Dockerfile among them). */
-function context(files: Record<string, string | Buffer>): string {
-  const dir = path.join(work, `ctx${++n}`);
-  for (const [f, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    fs.writeFileSync(path.join(dir, f), text);
-  }
-  return dir;
-}
-
-const build = (args: string[]) => runLodger(['build', ...args], { store, timeoutMs: 120_000 });
-const buildOk = (args: string[]) => runLodgerOk(['build', ...args], { store, timeoutMs: 120_000 });
-const run = async (args: string[]) => (await runLodgerOk(['run', '--rm', ...args], { store })).stdout;
+const ok = buildPrereqs();
+const kit = useBuildKit(ok, 'lodger-build-extras-');
+const { context, build, buildOk, run } = kit;
 async function layerCount(ref: string): Promise<number> {
-  return (JSON.parse((await runLodgerOk(['inspect', ref], { store })).stdout)[0] as { RootFS: { Layers: string[] } }).RootFS.Layers.length;
+  return (JSON.parse((await runLodgerOk(['inspect', ref], { store: kit.store() })).stdout)[0] as { RootFS: { Layers: string[] } }).RootFS.Layers.length;
 }
 
 describe.skipIf(!ok)('lodger build (extras)', () => {
@@ -108,7 +82,7 @@ describe.skipIf(!ok)('lodger build (extras)', () => {
     const base = await layerCount('busybox');
     await buildOk(['--layers=false', '-t', 'flat:1', dir]);
     expect(await layerCount('flat:1')).toBe(base + 1);
-    const img = JSON.parse((await runLodgerOk(['inspect', 'flat:1'], { store })).stdout)[0] as { History: Array<{ empty_layer?: boolean }> };
+    const img = JSON.parse((await runLodgerOk(['inspect', 'flat:1'], { store: kit.store() })).stdout)[0] as { History: Array<{ empty_layer?: boolean }> };
     expect(img.History.filter((h) => !h.empty_layer).length).toBe(base + 1);
     expect(await run(['flat:1', 'sh', '-c', 'cat /f /d/sub/x; stat -c "%u:%g %a %n" /d /d/sub/x /d/y; ls /etc/network; ls /tmp; ls /bin/vi 2>&1 || true'])).toBe(
       'file\nx\n1000:1001 755 /d\n1000:1001 644 /d/sub/x\n0:0 4755 /d/y\nonly\nls: /bin/vi: No such file or directory\n');
@@ -126,7 +100,7 @@ describe.skipIf(!ok)('lodger build (extras)', () => {
     const badFrom = await build(['-t', 'plat:bad', context({ Dockerfile: `FROM --platform=linux/${arch} busybox\nRUN true\n` })]);
     expect(badFrom.code).toBe(1);
     expect(badFrom.stderr).toMatch(/does not emulate other architectures/);
-    expect((await runLodger(['image', 'inspect', 'plat:bad'], { store })).code).not.toBe(0);
+    expect((await runLodger(['image', 'inspect', 'plat:bad'], { store: kit.store() })).code).not.toBe(0);
     await buildOk(['--platform', host, '-t', 'plat:host', dir]);
     await buildOk(['-t', 'plat:bp', context({ Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nRUN echo $TARGETARCH > /a\n' })]);
     expect(await run(['plat:bp', 'cat', '/a'])).toBe(`${host.split('/')[1]}\n`);

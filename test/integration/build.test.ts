@@ -1,45 +1,19 @@
 // Issue 14, `lodger build` as an unprivileged user: instructions and their config, layers (ownership from RUN, whiteouts),
 // the cache (hits, misses, same image ID), .dockerignore, multi-stage with --target, and failures that leave no tag.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTree, runLodger, runLodgerOk, spawnLodger, waitForExit, waitForOutput, type Store } from '../helpers/cli';
-import { busyboxFixture, busyboxStore, haveSubids } from './foundation-common';
+import { describe, expect, it } from 'vitest';
+import { runLodgerOk, spawnLodger, waitForExit, waitForOutput } from '../helpers/cli';
+import { buildPrereqs, useBuildKit } from './build-common';
 
-const ok = haveSubids() && busyboxFixture() !== null;
-
-let store: Store;
-let work: string;
-beforeAll(async () => {
-  if (!ok) return;
-  store = await busyboxStore();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'lodger-build-'));
-}, 60_000);
-afterAll(async () => {
-  if (store) await store.cleanup();
-  if (work) await removeTree(work);
-});
-
-let n = 0;
-/** A fresh context directory with FILES (path → content; a Dockerfile among them). */
-function context(files: Record<string, string>): string {
-  const dir = path.join(work, `ctx${++n}`);
-  for (const [f, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    fs.writeFileSync(path.join(dir, f), text);
-  }
-  return dir;
-}
-
-const build = (args: string[]) => runLodger(['build', ...args], { store, timeoutMs: 120_000 });
-const buildOk = (args: string[]) => runLodgerOk(['build', ...args], { store, timeoutMs: 120_000 });
-const run = async (args: string[]) => (await runLodgerOk(['run', '--rm', ...args], { store })).stdout;
+const ok = buildPrereqs();
+const kit = useBuildKit(ok, 'lodger-build-');
+const { context, build, buildOk, run } = kit;
 
 interface Inspect { Id: string; Config: Record<string, unknown>; History: Array<{ created_by: string; empty_layer?: boolean }>; RootFS: { Layers: string[] } }
 async function inspect(ref: string): Promise<Inspect> {
-  return JSON.parse((await runLodgerOk(['inspect', ref], { store })).stdout)[0] as Inspect;
+  return JSON.parse((await runLodgerOk(['inspect', ref], { store: kit.store() })).stdout)[0] as Inspect;
 }
 
 describe.skipIf(!ok)('lodger build', () => {
@@ -105,9 +79,9 @@ describe.skipIf(!ok)('lodger build', () => {
     expect(await run(['layers:1', 'sh', '-c', 'ls -ln /data/f | awk \'{print $3":"$4}\'; ls /d; ls /gone 2>&1 || true; stat -c "%a %u:%g %h" /d/only'])).toBe(
       '1000:1000\nhard\nonly\nls: /gone: No such file or directory\n4755 1234:5678 2\n');
     // The layer of the second RUN holds a whiteout for /gone and an opaque /d.
-    const out = path.join(work, 'layers.tar');
-    await runLodgerOk(['save', '-o', out, 'layers:1'], { store });
-    const x = path.join(work, 'layers-x');
+    const out = path.join(kit.work(), 'layers.tar');
+    await runLodgerOk(['save', '-o', out, 'layers:1'], { store: kit.store() });
+    const x = path.join(kit.work(), 'layers-x');
     fs.mkdirSync(x);
     execFileSync('tar', ['-C', x, '-xf', out]);
     const manifest = JSON.parse(fs.readFileSync(path.join(x, 'manifest.json'), 'utf8'))[0] as { Layers: string[] };
@@ -190,7 +164,7 @@ describe.skipIf(!ok)('lodger build', () => {
     await buildOk(['-t', 'here:1', dir]);
     expect(await run(['here:1', 'cat', '/h1', '/etc/greeting'])).toBe('one\nval\nhello val\n');
     const tar = execFileSync('tar', ['-C', dir, '-c', '.']);
-    const r = await runLodgerOk(['build', '-q', '-t', 'here:2', '-'], { store, input: tar, timeoutMs: 120_000 });
+    const r = await runLodgerOk(['build', '-q', '-t', 'here:2', '-'], { store: kit.store(), input: tar, timeoutMs: 120_000 });
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
@@ -238,9 +212,9 @@ describe.skipIf(!ok)('lodger build', () => {
       ].join('\n'),
       'conf/value': 'bound\n',
     });
-    const secret = path.join(work, 'tok');
+    const secret = path.join(kit.work(), 'tok');
     fs.writeFileSync(secret, 's3cret');
-    const iid = path.join(work, 'iid');
+    const iid = path.join(kit.work(), 'iid');
     await buildOk(['--secret', `id=tok,src=${secret}`, '--label', 'team=build', '--iidfile', iid, '--timestamp', '1700000000', '-t', 'opts:1', dir]);
     const img = await inspect('opts:1');
     expect(fs.readFileSync(iid, 'utf8')).toBe(img.Id);
@@ -287,9 +261,9 @@ describe.skipIf(!ok)('lodger build', () => {
     expect(r.stdout).toMatch(/STEP 3\/4: RUN echo out; exit 7\nout\n/);
     expect(r.stderr).toMatch(/Dockerfile:3: RUN echo out; exit 7: the command exited with status 7/);
     expect(r.stdout).not.toMatch(/never/);
-    const images = await runLodgerOk(['images', '--format', '{{.Repository}}'], { store });
+    const images = await runLodgerOk(['images', '--format', '{{.Repository}}'], { store: kit.store() });
     expect(images.stdout).not.toMatch(/fail/);
-    const ps = await runLodgerOk(['ps', '-a', '-q'], { store });
+    const ps = await runLodgerOk(['ps', '-a', '-q'], { store: kit.store() });
     expect(ps.stdout).toBe('');
   });
 
@@ -315,7 +289,7 @@ describe.skipIf(!ok)('lodger build', () => {
   it('builder prune removes cache entries no image uses, and the next build runs the step again', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN echo prune-me > /p\n' });
     await buildOk(['-q', dir]);
-    const pr = await runLodgerOk(['builder', 'prune', '-a', '-f'], { store });
+    const pr = await runLodgerOk(['builder', 'prune', '-a', '-f'], { store: kit.store() });
     expect(pr.stdout).toMatch(/Deleted build cache entries: [1-9]/);
     const again = await buildOk([dir]);
     expect(again.stdout).not.toMatch(/Using cache/);
@@ -337,22 +311,22 @@ describe.skipIf(!ok)('lodger build', () => {
   it.each(['SIGINT', 'SIGKILL'] as const)('%s during a RUN leaves no process, container, temporary file or tag, and the next build works', async (sig) => {
     const marker = `3133${sig === 'SIGINT' ? 7 : 8}`;
     const dir = context({ Dockerfile: `FROM busybox\nRUN echo started; sleep ${marker}\n` });
-    const child = spawnLodger(['build', '-t', `cancel:${sig.toLowerCase()}`, dir], { store });
+    const child = spawnLodger(['build', '-t', `cancel:${sig.toLowerCase()}`, dir], { store: kit.store() });
     await waitForOutput(child, 'started', { timeoutMs: 60_000 });
     await until(() => processesWith(`sleep ${marker}`).length > 0, `sleep ${marker} has not started`);
     process.kill(child.pid!, sig);
     const r = await waitForExit(child, 30_000);
     expect(r.code === 0).toBe(false);
     await until(() => processesWith(`sleep ${marker}`).length === 0, `sleep ${marker} runs`);
-    const images = await runLodgerOk(['images'], { store });
+    const images = await runLodgerOk(['images'], { store: kit.store() });
     expect(images.stdout).not.toMatch(new RegExp(`cancel +${sig.toLowerCase()}`));
     // The next build sweeps what a killed one could not remove, and works.
     const next = context({ Dockerfile: 'FROM busybox\nRUN echo next > /n\n' });
     await buildOk(['-t', 'after-cancel:1', next]);
     expect(await run(['after-cancel:1', 'cat', '/n'])).toBe('next\n');
-    expect((await runLodgerOk(['ps', '-a', '-q'], { store })).stdout).toBe('');
-    const tmp = path.join(store.root, 'tmp');
+    expect((await runLodgerOk(['ps', '-a', '-q'], { store: kit.store() })).stdout).toBe('');
+    const tmp = path.join(kit.store().root, 'tmp');
     expect(fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.startsWith('build-')) : []).toEqual([]);
-    expect(fs.readdirSync(path.join(store.root, 'layers')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    expect(fs.readdirSync(path.join(kit.store().root, 'layers')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
   }, 120_000);
 });
