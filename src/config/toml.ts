@@ -1,6 +1,4 @@
 // TOML configuration files (registries.conf, storage.conf): parsed by smol-toml, errors with a line for the caller's message.
-import { parse, TomlError } from 'smol-toml';
-
 export type TomlValue = string | number | boolean | bigint | Date | TomlValue[] | TomlTable;
 export interface TomlTable { [key: string]: TomlValue }
 
@@ -16,6 +14,8 @@ export class TomlSyntaxError extends Error {
 
 /** Parses TEXT as TOML v1.0; throws TomlSyntaxError with the line and smol-toml's reason (its first line, without the excerpt). */
 export function parseToml(text: string): TomlTable {
+  // Loaded on first use: run imports this module (layers → additional stores) but rarely reads a TOML file.
+  const { parse, TomlError } = require('smol-toml') as typeof import('smol-toml');
   try {
     return parse(text) as TomlTable;
   } catch (e) {
